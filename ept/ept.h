@@ -1,0 +1,193 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * ept/: the P2M, memvirt's authoritative guest-physical to host map.
+ *
+ * Locking
+ * =======
+ *
+ * Order (outer first):
+ *   1. mapping->invalidate_lock (module/: shared in faults and I/O,
+ *      exclusive in truncate and punch)
+ *   2. gfn lock: the MEMVIRT_PTE_BUSY bit of the gfn's own leaf entry, a
+ *      sleeping bit lock (wait_on_bit_lock), tracked by lockdep through
+ *      p2m->gfn_dep_map. Protects every other bit of that entry and the host
+ *      page or slot it names. Never hold two gfn locks.
+ *   3. page lock of the page a private entry names.
+ *
+ * Tables are installed lock-free with cmpxchg and are freed only by
+ * memvirt_p2m_destroy(), when nobody can look them up any more: a pointer to
+ * an entry (a "ptep") stays valid for the P2M's lifetime. Lookups and walks
+ * may sleep only in the iterator, which yields between leaf tables.
+ */
+#ifndef MEMVIRT_EPT_H
+#define MEMVIRT_EPT_H
+
+#include <linux/bitfield.h>
+#include <linux/bits.h>
+#include <linux/lockdep.h>
+#include <linux/types.h>
+#include <uapi/memvirt.h>
+
+/*
+ * A P2M entry is a 64-bit EPT entry. Leaves (level 1) use the Intel SDM
+ * "EPT page-table entry that maps a 4-KByte page" layout; memvirt's own state
+ * lives in bits the processor ignores (52-62), so a table could be handed to
+ * hardware as is:
+ *
+ *  63 62   57 56  55  52 51                      12 11 10  9  8  7  6 5 3 2 1 0
+ * +--+------+----+------+---------------------------+--+--+--+--+--+--+---+-+-+-+
+ * |SV| res  |BUSY| state| PFN (or slot, later)      |ig|UX| D| A|ig|IP|MT |X|W|R|
+ * +--+------+----+------+---------------------------+--+--+--+--+--+--+---+-+-+-+
+ *
+ *  R/W/X  read, write, execute permission (set while a page is present)
+ *  MT     EPT memory type, 6 = write-back
+ *  IP     ignore PAT
+ *  A/D    accessed (faulted in) and dirty (written through a mapping)
+ *  state  enum memvirt_p2m_state; equal to the uapi MEMVIRT_GFN_* codes
+ *  BUSY   the gfn lock
+ *  SV     suppress #VE; always 0
+ *
+ * Non-leaf entries (levels 2-4) are R|W|X plus the PFN of the next table.
+ * 4 levels of 512 entries translate 36 bits of gfn (256 TiB of guest RAM).
+ */
+#define MEMVIRT_PTE_R		BIT_ULL(0)
+#define MEMVIRT_PTE_W		BIT_ULL(1)
+#define MEMVIRT_PTE_X		BIT_ULL(2)
+#define MEMVIRT_PTE_RWX		(MEMVIRT_PTE_R | MEMVIRT_PTE_W | MEMVIRT_PTE_X)
+#define MEMVIRT_PTE_MT_MASK	GENMASK_ULL(5, 3)
+#define MEMVIRT_PTE_MT_WB	6ULL
+#define MEMVIRT_PTE_IPAT	BIT_ULL(6)
+#define MEMVIRT_PTE_A		BIT_ULL(8)
+#define MEMVIRT_PTE_D		BIT_ULL(9)
+#define MEMVIRT_PTE_PFN_MASK	GENMASK_ULL(51, 12)
+#define MEMVIRT_PTE_STATE_MASK	GENMASK_ULL(55, 52)
+#define MEMVIRT_PTE_BUSY_BIT	56
+#define MEMVIRT_PTE_BUSY	BIT_ULL(MEMVIRT_PTE_BUSY_BIT)
+#define MEMVIRT_PTE_SVE		BIT_ULL(63)
+
+#define MEMVIRT_P2M_LEVELS	4
+#define MEMVIRT_P2M_ENTRIES	512
+#define MEMVIRT_P2M_LEVEL_BITS	9
+#define MEMVIRT_P2M_GFN_BITS	(MEMVIRT_P2M_LEVELS * MEMVIRT_P2M_LEVEL_BITS)
+#define MEMVIRT_P2M_MAX_GFN	(BIT_ULL(MEMVIRT_P2M_GFN_BITS) - 1)
+
+/* What a gfn holds. Values are ABI: they are the uapi MEMVIRT_GFN_* codes. */
+enum memvirt_p2m_state {
+	MEMVIRT_P2M_ABSENT = MEMVIRT_GFN_ABSENT,
+	MEMVIRT_P2M_PRIVATE = MEMVIRT_GFN_PRIVATE,
+	MEMVIRT_P2M_ZERO = MEMVIRT_GFN_ZERO,
+	MEMVIRT_P2M_SHARED = MEMVIRT_GFN_SHARED,
+	MEMVIRT_P2M_BALLOONED = MEMVIRT_GFN_BALLOONED,
+	MEMVIRT_P2M_COMPRESSED = MEMVIRT_GFN_COMPRESSED,
+	MEMVIRT_P2M_SWAPPED = MEMVIRT_GFN_SWAPPED,
+};
+
+/**
+ * struct memvirt_p2m - one VM's guest-physical map.
+ * @root:	the level-4 table (512 entries, one page).
+ * @nr_tables:	table pages allocated, root included (memory overhead).
+ * @gfn_dep_map: lockdep class of the per-gfn bit locks.
+ */
+struct memvirt_p2m {
+	u64 *root;
+	atomic_long_t nr_tables;
+	struct lockdep_map gfn_dep_map;
+};
+
+static inline enum memvirt_p2m_state memvirt_pte_state(u64 pte)
+{
+	return FIELD_GET(MEMVIRT_PTE_STATE_MASK, pte);
+}
+
+static inline unsigned long memvirt_pte_pfn(u64 pte)
+{
+	return FIELD_GET(MEMVIRT_PTE_PFN_MASK, pte);
+}
+
+/* Does the entry name a host page (a present, mappable gfn)? */
+static inline bool memvirt_pte_has_page(u64 pte)
+{
+	return memvirt_pte_state(pte) == MEMVIRT_P2M_PRIVATE ||
+	       memvirt_pte_state(pte) == MEMVIRT_P2M_SHARED;
+}
+
+static inline bool memvirt_pte_is_dirty(u64 pte)
+{
+	return pte & MEMVIRT_PTE_D;
+}
+
+static inline bool memvirt_pte_is_accessed(u64 pte)
+{
+	return pte & MEMVIRT_PTE_A;
+}
+
+/* A leaf naming a private host page: RWX, write-back, PAT ignored. */
+static inline u64 memvirt_pte_mk_private(unsigned long pfn)
+{
+	return MEMVIRT_PTE_RWX | FIELD_PREP(MEMVIRT_PTE_MT_MASK, MEMVIRT_PTE_MT_WB) |
+	       MEMVIRT_PTE_IPAT | FIELD_PREP(MEMVIRT_PTE_PFN_MASK, (u64)pfn) |
+	       FIELD_PREP(MEMVIRT_PTE_STATE_MASK, MEMVIRT_P2M_PRIVATE);
+}
+
+/* A leaf holding no page: @state is ABSENT, ZERO or BALLOONED. */
+static inline u64 memvirt_pte_mk_nopage(enum memvirt_p2m_state state)
+{
+	return FIELD_PREP(MEMVIRT_PTE_STATE_MASK, state);
+}
+
+int memvirt_p2m_init(struct memvirt_p2m *p2m);
+void memvirt_p2m_destroy(struct memvirt_p2m *p2m);
+
+u64 *memvirt_p2m_find(struct memvirt_p2m *p2m, u64 gfn);
+u64 *memvirt_p2m_find_or_alloc(struct memvirt_p2m *p2m, u64 gfn, gfp_t gfp);
+
+void memvirt_p2m_lock_gfn(struct memvirt_p2m *p2m, u64 *ptep);
+void memvirt_p2m_unlock_gfn(struct memvirt_p2m *p2m, u64 *ptep);
+void memvirt_p2m_set(u64 *ptep, u64 pte);
+
+static inline u64 memvirt_p2m_read(const u64 *ptep)
+{
+	return READ_ONCE(*ptep) & ~MEMVIRT_PTE_BUSY;
+}
+
+static inline bool memvirt_p2m_gfn_is_locked(const u64 *ptep)
+{
+	return READ_ONCE(*ptep) & MEMVIRT_PTE_BUSY;
+}
+
+/* Bytes of host memory the P2M's tables use. */
+static inline unsigned long memvirt_p2m_overhead_bytes(struct memvirt_p2m *p2m)
+{
+	return atomic_long_read(&p2m->nr_tables) * PAGE_SIZE;
+}
+
+/**
+ * struct memvirt_p2m_iter - a forward walk over the leaves of a gfn range.
+ * @p2m:	the P2M walked.
+ * @gfn:	gfn of @ptep.
+ * @end:	first gfn past the walk (exclusive).
+ * @ptep:	the current leaf entry; valid while @valid.
+ * @valid:	false once the walk is over.
+ *
+ * The walk visits, in increasing gfn order, every gfn in [start, end) whose
+ * leaf table exists (its entry may be ABSENT: callers filter) and skips
+ * absent subtrees whole. It calls cond_resched() between leaf tables, so it
+ * must not be used under a spinlock; it resumes from @gfn after yielding.
+ */
+struct memvirt_p2m_iter {
+	struct memvirt_p2m *p2m;
+	u64 gfn;
+	u64 end;
+	u64 *ptep;
+	bool valid;
+};
+
+void memvirt_p2m_iter_start(struct memvirt_p2m_iter *iter, struct memvirt_p2m *p2m,
+			    u64 start, u64 end);
+void memvirt_p2m_iter_next(struct memvirt_p2m_iter *iter);
+
+#define for_each_p2m_entry(iter, p2m, start, end)			\
+	for (memvirt_p2m_iter_start(&(iter), (p2m), (start), (end));	\
+	     (iter).valid; memvirt_p2m_iter_next(&(iter)))
+
+#endif /* MEMVIRT_EPT_H */

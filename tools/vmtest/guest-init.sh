@@ -1,0 +1,88 @@
+#!/bin/busybox sh
+# SPDX-License-Identifier: GPL-2.0
+# /init of the test VM (busybox). Runs /plan.sh and reports on the second
+# serial port (ttyS1) in a line protocol the host parses (parse.sh):
+#   @@TEST-BEGIN <kind>:<name>  ... output ...  @@TEST-END <kind>:<name> rc=<n>
+# The kernel log goes to ttyS0 and is scanned for splats by the host.
+/bin/busybox mkdir -p /proc /sys /dev /tmp /run /usr/bin /usr/sbin /sbin
+/bin/busybox --install -s
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev 2>/dev/null
+mount -t tmpfs tmpfs /tmp
+mount -t tmpfs tmpfs /run
+mount -t debugfs debugfs /sys/kernel/debug
+mount -t tracefs tracefs /sys/kernel/tracing 2>/dev/null
+export PATH=/tests:/usr/local/bin:/bin:/sbin:/usr/bin:/usr/sbin
+export HOME=/root
+hostname vmtest
+R=/dev/ttyS1
+# shellcheck disable=SC2034 # read by the plan
+KERNEL_KIND=$(cat /kernel-kind)
+
+say() { echo "$*" >"$R"; }
+
+# section KIND:NAME TIMEOUT CMD...: run CMD with a timeout, output to ttyS1.
+section() {
+	_id=$1 _t=$2
+	shift 2
+	say "@@TEST-BEGIN $_id"
+	timeout -s KILL "$_t" "$@" >"$R" 2>&1 </dev/null
+	_rc=$?
+	say "@@TEST-END $_id rc=$_rc"
+	return $_rc
+}
+
+# kselftest PROGRAM [TIMEOUT]
+kselftest() {
+	section "kselftest:$1" "${2:-300}" "/tests/$1"
+}
+
+# kunit MODULE.ko: load it, report every suite it ran, unload it.
+kunit() {
+	_before=$(ls /sys/kernel/debug/kunit 2>/dev/null)
+	if ! insmod "$1"; then
+		say "@@TEST-BEGIN kunit:$(basename "$1")"
+		say "insmod $1 failed"
+		say "@@TEST-END kunit:$(basename "$1") rc=1"
+		return 1
+	fi
+	_n=0
+	for _s in $(ls /sys/kernel/debug/kunit); do
+		case " $(echo $_before) " in *" $_s "*) continue ;; esac
+		section "kunit:$_s" 30 cat "/sys/kernel/debug/kunit/$_s/results"
+		_n=$((_n + 1))
+	done
+	if [ $_n -eq 0 ]; then
+		say "@@TEST-BEGIN kunit:$(basename "$1")"
+		say "no KUnit suite appeared"
+		say "@@TEST-END kunit:$(basename "$1") rc=1"
+	fi
+	rmmod "$(basename "$1" .ko)"
+}
+
+# step NAME CMD...: a plain command whose exit status is the result.
+step() {
+	_n=$1
+	shift
+	section "step:$_n" 600 sh -c "$*"
+}
+
+say "@@VMTEST BEGIN $KERNEL_KIND $(uname -r)"
+# Distro kernel: KVM and helpers are modules, loaded in dependency order.
+for _m in $(cat /modules.list); do
+	insmod "$_m" || say "@@NOTE insmod $_m failed"
+done
+[ -x /plan.sh ] && . /plan.sh
+if [ -d /sys/kernel/debug/kmemleak ] || [ -e /sys/kernel/debug/kmemleak ]; then
+	echo scan >/sys/kernel/debug/kmemleak 2>/dev/null
+	echo scan >/sys/kernel/debug/kmemleak 2>/dev/null
+	cat /sys/kernel/debug/kmemleak >/dev/ttyS0 2>/dev/null
+fi
+say "@@VMTEST END"
+sync
+if grep -q 'shell=1' /proc/cmdline; then
+	echo "memvirt test VM: memvirt loaded, tests in /tests; 'exit' powers off"
+	setsid cttyhack sh -l
+fi
+reboot -f

@@ -1,0 +1,59 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+# Prepare the two test kernels: Debian's distro kernel (image + modules,
+# extracted, never installed) and the debug kernel built from linux-source-6.1.
+# Usage: kernels.sh distro|debug
+set -eu -o pipefail
+. "$(dirname "$0")/lib.sh"
+
+prepare_distro() {
+	local abi dir tmp
+	abi=$(distro_abi)
+	dir=$(distro_dir "$abi")
+	if [ -f "$dir/.done" ]; then
+		echo "$dir"
+		return
+	fi
+	log "fetching distro kernel linux-image-$abi-amd64-unsigned"
+	tmp=$(mktemp -d)
+	(cd "$tmp" && apt-get download -q "linux-image-$abi-amd64-unsigned" >&2) ||
+		die "cannot download linux-image-$abi-amd64-unsigned"
+	rm -rf "$dir" && mkdir -p "$dir"
+	dpkg-deb -x "$tmp"/linux-image-*.deb "$dir"
+	rm -rf "$tmp"
+	[ -f "$dir/boot/vmlinuz-$abi-amd64" ] || die "no vmlinuz in the image package"
+	touch "$dir/.done"
+	echo "$dir"
+}
+
+prepare_debug() {
+	local src out frag opt
+	src=$(source_tree)
+	out=$(debug_kernel_dir)
+	frag=$VMTEST_DIR/debug-kernel.config
+	if [ -f "$out/.done" ]; then
+		echo "$out"
+		return
+	fi
+	log "building the debug kernel in $out (cold: ~10 min on 2 cores)"
+	rm -rf "$out" && mkdir -p "$out"
+	make -s -C "$src" O="$out" ARCH=x86_64 tinyconfig >&2
+	(cd "$out" && "$src/scripts/kconfig/merge_config.sh" -m -O "$out" \
+		"$out/.config" "$frag" >/dev/null)
+	make -s -C "$src" O="$out" ARCH=x86_64 olddefconfig >&2
+	# An option that silently fell out (missing dependency) would make the
+	# tests pass on a kernel that does not check what we think it checks.
+	while read -r opt; do
+		grep -qx "$opt" "$out/.config" || die "debug kernel: $opt did not survive olddefconfig"
+	done < <(grep -E '^CONFIG_[A-Z0-9_]+=y' "$frag")
+	make -s -C "$src" O="$out" ARCH=x86_64 -j"$JOBS" bzImage modules >&2 ||
+		die "debug kernel build failed"
+	touch "$out/.done"
+	echo "$out"
+}
+
+case "${1:-}" in
+distro) prepare_distro ;;
+debug) prepare_debug ;;
+*) die "usage: kernels.sh distro|debug" ;;
+esac

@@ -23,5 +23,6 @@ static struct kunit_suite memvirt_smoke_suite = {
 
 kunit_test_suites(&memvirt_smoke_suite);
 
+MODULE_IMPORT_NS(MEMVIRT_KUNIT);
 MODULE_DESCRIPTION("KUnit suites of memvirt");
 MODULE_LICENSE("GPL");

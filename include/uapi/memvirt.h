@@ -35,7 +35,8 @@
  *		punched, or truncated and regrown).
  * @faults:	out: page faults served (host processes and KVM alike).
  * @punched:	out: pages given back by fallocate(PUNCH_HOLE).
- * @mkwrite:	out: write faults on a present read-only mapping.
+ * @mkwrite:	out: write notifications (->page_mkwrite): the first write to a
+ *		page through a mapping after it was mapped or cleaned.
  * @reserved:	must be zero on input; zero on output.
  */
 struct memvirt_stats {

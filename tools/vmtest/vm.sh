@@ -46,7 +46,7 @@ esac
 [ -f "$image" ] || die "no kernel image $image"
 (cd "$root" && find . | cpio -o -H newc --quiet | gzip -1) >"$out/initramfs.gz"
 
-append="console=ttyS0 panic=-1 loglevel=7 no_hash_pointers"
+append="console=ttyS0 panic=-1 loglevel=7"
 append="$append printk.devkmsg=on kmemleak=on nokaslr"
 qemu=(qemu-system-x86_64 -accel tcg -cpu max -smp 2 -m 3072 -nodefaults
       -no-reboot -display none -kernel "$image" -initrd "$out/initramfs.gz"

@@ -1,0 +1,124 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * debugfs: /sys/kernel/debug/memvirt/vms/<id>/p2m, the P2M of one VM in EPT
+ * format, one line per gfn whose entry is not ABSENT:
+ *
+ *   gfn 0x<gfn> pte 0x<64-bit entry> <state> [A] [D]
+ *
+ * The seq_file position is a gfn, so a dump of a huge VM is produced a page
+ * at a time and resumes where it left off.
+ */
+#include <linux/debugfs.h>
+#include <linux/fs.h>
+#include <linux/seq_file.h>
+
+#include "module/memvirt.h"
+
+static struct dentry *memvirt_debugfs_root;
+static struct dentry *memvirt_debugfs_vms;
+
+static const char *const memvirt_state_names[] = {
+	[MEMVIRT_P2M_ABSENT]	 = "absent",
+	[MEMVIRT_P2M_PRIVATE]	 = "private",
+	[MEMVIRT_P2M_ZERO]	 = "zero",
+	[MEMVIRT_P2M_SHARED]	 = "shared",
+	[MEMVIRT_P2M_BALLOONED]	 = "ballooned",
+	[MEMVIRT_P2M_COMPRESSED] = "compressed",
+	[MEMVIRT_P2M_SWAPPED]	 = "swapped",
+};
+
+/* First gfn at or after *pos whose entry is not ABSENT, or NULL. */
+static void *memvirt_p2m_seq_find(struct seq_file *m, loff_t *pos)
+{
+	struct memvirt_vm *vm = m->private;
+	struct memvirt_p2m_iter iter;
+
+	if (*pos > MEMVIRT_P2M_MAX_GFN)
+		return NULL;
+	for_each_p2m_entry(iter, &vm->p2m, *pos, MEMVIRT_P2M_MAX_GFN + 1) {
+		if (memvirt_pte_state(memvirt_p2m_read(iter.ptep)) != MEMVIRT_P2M_ABSENT) {
+			*pos = iter.gfn;
+			return iter.ptep;
+		}
+	}
+	return NULL;
+}
+
+static void *memvirt_p2m_seq_start(struct seq_file *m, loff_t *pos)
+{
+	if (!*pos)
+		seq_puts(m, "# gfn pte state flags\n");
+	return memvirt_p2m_seq_find(m, pos);
+}
+
+static void *memvirt_p2m_seq_next(struct seq_file *m, void *v, loff_t *pos)
+{
+	++*pos;
+	return memvirt_p2m_seq_find(m, pos);
+}
+
+static void memvirt_p2m_seq_stop(struct seq_file *m, void *v)
+{
+}
+
+static int memvirt_p2m_seq_show(struct seq_file *m, void *v)
+{
+	u64 pte = memvirt_p2m_read(v);
+	unsigned int state = memvirt_pte_state(pte);
+
+	seq_printf(m, "gfn 0x%llx pte 0x%016llx %s%s%s\n", (u64)m->index, pte,
+		   state < ARRAY_SIZE(memvirt_state_names) ? memvirt_state_names[state] : "?",
+		   memvirt_pte_is_accessed(pte) ? " A" : "",
+		   memvirt_pte_is_dirty(pte) ? " D" : "");
+	return 0;
+}
+
+static const struct seq_operations memvirt_p2m_seq_ops = {
+	.start	= memvirt_p2m_seq_start,
+	.next	= memvirt_p2m_seq_next,
+	.stop	= memvirt_p2m_seq_stop,
+	.show	= memvirt_p2m_seq_show,
+};
+
+static int memvirt_p2m_open(struct inode *inode, struct file *file)
+{
+	int err = seq_open(file, &memvirt_p2m_seq_ops);
+
+	if (!err)
+		((struct seq_file *)file->private_data)->private = inode->i_private;
+	return err;
+}
+
+static const struct file_operations memvirt_p2m_fops = {
+	.owner		= THIS_MODULE,
+	.open		= memvirt_p2m_open,
+	.read		= seq_read,
+	.llseek		= seq_lseek,
+	.release	= seq_release,
+};
+
+void memvirt_debugfs_add_vm(struct memvirt_vm *vm)
+{
+	char name[24];
+
+	snprintf(name, sizeof(name), "%llu", vm->id);
+	vm->debugfs = debugfs_create_dir(name, memvirt_debugfs_vms);
+	debugfs_create_file("p2m", 0400, vm->debugfs, vm, &memvirt_p2m_fops);
+}
+
+/* Waits for readers of the VM's files to finish. */
+void memvirt_debugfs_remove_vm(struct memvirt_vm *vm)
+{
+	debugfs_remove(vm->debugfs);
+}
+
+void memvirt_debugfs_init(void)
+{
+	memvirt_debugfs_root = debugfs_create_dir("memvirt", NULL);
+	memvirt_debugfs_vms = debugfs_create_dir("vms", memvirt_debugfs_root);
+}
+
+void memvirt_debugfs_exit(void)
+{
+	debugfs_remove(memvirt_debugfs_root);
+}

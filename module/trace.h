@@ -1,0 +1,65 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Tracepoints memvirt:*, usable from perf (`perf list 'memvirt:*'`) and
+ * tracefs (events/memvirt/). Events are named for what happened
+ * (memvirt:fault, memvirt:discard), so their C names are trace_fault() and
+ * trace_discard().
+ */
+#undef TRACE_SYSTEM
+#define TRACE_SYSTEM memvirt
+
+#if !defined(MEMVIRT_TRACE_H) || defined(TRACE_HEADER_MULTI_READ)
+#define MEMVIRT_TRACE_H
+
+#include <linux/tracepoint.h>
+
+/* A ->fault or ->page_mkwrite served; @state is the gfn's state before. */
+TRACE_EVENT(fault,
+	TP_PROTO(u64 vm_id, u64 gfn, bool write, unsigned int state, unsigned int ret),
+	TP_ARGS(vm_id, gfn, write, state, ret),
+	TP_STRUCT__entry(
+		__field(u64, vm_id)
+		__field(u64, gfn)
+		__field(bool, write)
+		__field(unsigned int, state)
+		__field(unsigned int, ret)
+	),
+	TP_fast_assign(
+		__entry->vm_id = vm_id;
+		__entry->gfn = gfn;
+		__entry->write = write;
+		__entry->state = state;
+		__entry->ret = ret;
+	),
+	TP_printk("vm=%llu gfn=0x%llx write=%d state=%u ret=0x%x",
+		  __entry->vm_id, __entry->gfn, __entry->write, __entry->state,
+		  __entry->ret)
+);
+
+/* Pages given back by a punch or a truncate. */
+TRACE_EVENT(discard,
+	TP_PROTO(u64 vm_id, u64 start_gfn, u64 nr_gfns, u64 freed),
+	TP_ARGS(vm_id, start_gfn, nr_gfns, freed),
+	TP_STRUCT__entry(
+		__field(u64, vm_id)
+		__field(u64, start_gfn)
+		__field(u64, nr_gfns)
+		__field(u64, freed)
+	),
+	TP_fast_assign(
+		__entry->vm_id = vm_id;
+		__entry->start_gfn = start_gfn;
+		__entry->nr_gfns = nr_gfns;
+		__entry->freed = freed;
+	),
+	TP_printk("vm=%llu gfn=0x%llx nr=%llu freed=%llu", __entry->vm_id,
+		  __entry->start_gfn, __entry->nr_gfns, __entry->freed)
+);
+
+#endif /* MEMVIRT_TRACE_H */
+
+#undef TRACE_INCLUDE_PATH
+#define TRACE_INCLUDE_PATH .
+#undef TRACE_INCLUDE_FILE
+#define TRACE_INCLUDE_FILE trace
+#include <trace/define_trace.h>

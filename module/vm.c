@@ -1,0 +1,229 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * VM objects: creation and teardown, admission control and policy fields.
+ *
+ * DOC: admission control
+ *
+ * Every VM commits its guest-physical size at ftruncate() (or an extending
+ * fallocate()). Growing is refused with -ENOMEM when the sum of all sizes
+ * would exceed budget_mb * overcommit_ratio / 100; shrinking always succeeds
+ * and frees the pages beyond the new size. The reservation of every VM is
+ * guaranteed memory: reservations may not add up to more than the budget.
+ * memvirt_commit_lock serialises all of it.
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/idr.h>
+#include <linux/mm.h>
+#include <linux/pagemap.h>
+#include <linux/slab.h>
+#include <linux/sizes.h>
+
+#include "module/memvirt.h"
+
+struct memvirt_globals memvirt = {
+	.overcommit_ratio = MEMVIRT_RATIO_DEFAULT,
+};
+DEFINE_MUTEX(memvirt_commit_lock);
+
+static DEFINE_IDA(memvirt_vm_ida);
+static LIST_HEAD(memvirt_vms);
+static DEFINE_MUTEX(memvirt_vms_lock);
+
+/* Most bytes guest sizes may add up to. Caller holds memvirt_commit_lock. */
+u64 memvirt_vm_commit_limit(void)
+{
+	lockdep_assert_held(&memvirt_commit_lock);
+	return div_u64(memvirt.budget_pages * PAGE_SIZE * memvirt.overcommit_ratio, 100);
+}
+
+/* Gfns that read as zero and hold nothing. */
+u64 memvirt_vm_zero_pages(struct memvirt_vm *vm, u64 size)
+{
+	u64 pages = memvirt_bytes_to_pages(size);
+	u64 resident = atomic_long_read(&vm->stats.resident);
+
+	return pages > resident ? pages - resident : 0;
+}
+
+/**
+ * memvirt_vm_create - a VM for a new memvirtfs file.
+ * @name:	the file's path in its filesystem, for sysfs.
+ * @mapping:	the file's mapping.
+ *
+ * Returns the VM, size 0, visible in sysfs and debugfs, or an ERR_PTR.
+ */
+struct memvirt_vm *memvirt_vm_create(const char *name, struct address_space *mapping)
+{
+	struct memvirt_vm *vm;
+	int id, err;
+
+	vm = kzalloc(sizeof(*vm), GFP_KERNEL);
+	if (!vm)
+		return ERR_PTR(-ENOMEM);
+	id = ida_alloc_min(&memvirt_vm_ida, 1, GFP_KERNEL);
+	if (id < 0) {
+		kfree(vm);
+		return ERR_PTR(id);
+	}
+	vm->id = id;
+	vm->mapping = mapping;
+	vm->shares = MEMVIRT_SHARES_DEFAULT;
+	vm->limit_pages = U64_MAX;
+	INIT_LIST_HEAD(&vm->node);
+	vm->name = kstrdup(name, GFP_KERNEL);
+	err = vm->name ? memvirt_p2m_init(&vm->p2m) : -ENOMEM;
+	if (err)
+		goto out_free;
+	/* From here on the kobject's release frees everything. */
+	err = memvirt_sysfs_add_vm(vm);
+	if (err)
+		return ERR_PTR(err);
+	memvirt_debugfs_add_vm(vm);
+	mutex_lock(&memvirt_vms_lock);
+	list_add_tail(&vm->node, &memvirt_vms);
+	mutex_unlock(&memvirt_vms_lock);
+	atomic_inc(&memvirt.nr_vms);
+	return vm;
+
+out_free:
+	kfree(vm->name);
+	ida_free(&memvirt_vm_ida, vm->id);
+	kfree(vm);
+	return ERR_PTR(err);
+}
+
+/* Frees a VM; the release of its kobject, when the last reference goes. */
+void memvirt_vm_free(struct memvirt_vm *vm)
+{
+	memvirt_p2m_destroy(&vm->p2m);
+	ida_free(&memvirt_vm_ida, vm->id);
+	kfree(vm->name);
+	kfree(vm);
+}
+
+/**
+ * memvirt_vm_destroy - free a VM whose file is gone (last iput).
+ * @vm:		the VM.
+ *
+ * No mapping, open file or ioctl can reach the VM any more.
+ */
+void memvirt_vm_destroy(struct memvirt_vm *vm)
+{
+	mutex_lock(&memvirt_vms_lock);
+	list_del(&vm->node);
+	mutex_unlock(&memvirt_vms_lock);
+	atomic_dec(&memvirt.nr_vms);
+
+	memvirt_debugfs_remove_vm(vm);
+	kobject_del(&vm->kobj);	/* waits for sysfs readers */
+
+	filemap_invalidate_lock(vm->mapping);
+	memvirt_vm_discard(vm, 0, MEMVIRT_P2M_MAX_GFN + 1, MEMVIRT_P2M_ABSENT);
+	filemap_invalidate_unlock(vm->mapping);
+
+	mutex_lock(&memvirt_commit_lock);
+	memvirt.committed -= vm->size;
+	memvirt.reserved_pages -= vm->reservation_pages;
+	mutex_unlock(&memvirt_commit_lock);
+	kobject_put(&vm->kobj);
+}
+
+/**
+ * memvirt_vm_resize - commit a new guest-physical size.
+ * @vm:		the VM.
+ * @new_size:	bytes.
+ *
+ * Returns 0, or -ENOMEM (with a log line) if growing would commit more than
+ * the budget allows. Caller holds the file's i_rwsem.
+ */
+int memvirt_vm_resize(struct memvirt_vm *vm, u64 new_size)
+{
+	u64 committed, limit;
+	int err = 0;
+
+	mutex_lock(&memvirt_commit_lock);
+	committed = memvirt.committed - vm->size + new_size;
+	limit = memvirt_vm_commit_limit();
+	if (new_size > vm->size && committed > limit) {
+		pr_warn_ratelimited("vm %llu (%s): growing to %llu MiB refused: %llu MiB would be committed, limit is %llu MiB (budget_mb x overcommit_ratio %u%%)\n",
+				    vm->id, vm->name, DIV_ROUND_UP_ULL(new_size, SZ_1M),
+				    DIV_ROUND_UP_ULL(committed, SZ_1M), limit / SZ_1M,
+				    memvirt.overcommit_ratio);
+		err = -ENOMEM;
+	} else {
+		memvirt.committed = committed;
+		vm->size = new_size;
+	}
+	mutex_unlock(&memvirt_commit_lock);
+	return err;
+}
+
+/**
+ * memvirt_vm_set_policy - change shares, reservation and/or limit.
+ * @vm:			the VM.
+ * @which:		MEMVIRT_POLICY_* bits: the fields to change.
+ * @shares:		MEMVIRT_SHARES_MIN..MEMVIRT_SHARES_MAX.
+ * @reservation_pages:	at most the limit; reservations add up to at most
+ *			the budget.
+ * @limit_pages:	at least the reservation, or U64_MAX for none; not 0.
+ *
+ * Returns 0, -EINVAL for a value out of range, -ENOSPC if the reservations
+ * would exceed the budget.
+ */
+int memvirt_vm_set_policy(struct memvirt_vm *vm, u32 which, u64 shares,
+			  u64 reservation_pages, u64 limit_pages)
+{
+	u64 res, limit, reserved;
+	int err = 0;
+
+	if ((which & MEMVIRT_POLICY_SHARES) &&
+	    (shares < MEMVIRT_SHARES_MIN || shares > MEMVIRT_SHARES_MAX))
+		return -EINVAL;
+	if ((which & MEMVIRT_POLICY_LIMIT) && !limit_pages)
+		return -EINVAL;
+	mutex_lock(&memvirt_commit_lock);
+	res = which & MEMVIRT_POLICY_RESERVATION ? reservation_pages : vm->reservation_pages;
+	limit = which & MEMVIRT_POLICY_LIMIT ? limit_pages : vm->limit_pages;
+	reserved = memvirt.reserved_pages - vm->reservation_pages + res;
+	if (res > limit)
+		err = -EINVAL;
+	else if (reserved > memvirt.budget_pages)
+		err = -ENOSPC;
+	if (!err) {
+		if (which & MEMVIRT_POLICY_SHARES)
+			vm->shares = shares;
+		vm->reservation_pages = res;
+		vm->limit_pages = limit;
+		memvirt.reserved_pages = reserved;
+	}
+	mutex_unlock(&memvirt_commit_lock);
+	return err;
+}
+
+/* Returns 0, or -EBUSY if @budget_pages is below the sum of reservations. */
+int memvirt_vm_set_budget(u64 budget_pages)
+{
+	int err = 0;
+
+	mutex_lock(&memvirt_commit_lock);
+	if (budget_pages < memvirt.reserved_pages)
+		err = -EBUSY;
+	else
+		memvirt.budget_pages = budget_pages;
+	mutex_unlock(&memvirt_commit_lock);
+	return err;
+}
+
+/* Bytes used by all VMs' P2M tables. */
+unsigned long memvirt_vm_p2m_bytes(void)
+{
+	unsigned long bytes = 0;
+	struct memvirt_vm *vm;
+
+	mutex_lock(&memvirt_vms_lock);
+	list_for_each_entry(vm, &memvirt_vms, node)
+		bytes += memvirt_p2m_overhead_bytes(&vm->p2m);
+	mutex_unlock(&memvirt_vms_lock);
+	return bytes;
+}

@@ -46,10 +46,27 @@
 #include "module/trace.h"
 
 /*
- * Guest pages: zeroed before any VM sees them; not movable (memvirt does not
- * implement migration, so __GFP_MOVABLE would defeat compaction).
+ * Guest pages: zeroed before any VM sees them; charged to the memory cgroup
+ * of the task that populates them (the VMM), as shmem would be; not movable
+ * (memvirt does not implement migration, so __GFP_MOVABLE would defeat
+ * compaction). P2M tables are charged the same way.
  */
-#define MEMVIRT_GUEST_GFP	(GFP_HIGHUSER | __GFP_ZERO)
+#define MEMVIRT_GUEST_GFP	(GFP_HIGHUSER | __GFP_ZERO | __GFP_ACCOUNT)
+#define MEMVIRT_TABLE_GFP	GFP_KERNEL_ACCOUNT
+
+/*
+ * A zeroed guest page. From a fault, the mapping's NUMA policy applies (mbind,
+ * QEMU's host-nodes=); from read/write/fallocate, the task's.
+ */
+static struct page *memvirt_alloc_guest_page(struct vm_fault *vmf)
+{
+	struct folio *folio;
+
+	if (!vmf)
+		return alloc_page(MEMVIRT_GUEST_GFP);
+	folio = vma_alloc_folio(MEMVIRT_GUEST_GFP, 0, vmf->vma, vmf->address, false);
+	return folio ? &folio->page : NULL;
+}
 
 static void memvirt_account_resident(struct memvirt_vm *vm, long nr)
 {
@@ -58,11 +75,13 @@ static void memvirt_account_resident(struct memvirt_vm *vm, long nr)
 }
 
 /*
- * __memvirt_gfn_page - the page behind a locked gfn, allocated if @alloc.
- * Returns the page (no reference taken), NULL if the gfn has none and
- * !@alloc, or ERR_PTR(-ENOMEM). Caller holds the gfn lock.
+ * __memvirt_gfn_page - the page behind a locked gfn, allocated if @alloc
+ * (@vmf: the fault allocating it, or NULL). Returns the page (no reference
+ * taken), NULL if the gfn has none and !@alloc, or ERR_PTR(-ENOMEM). Caller
+ * holds the gfn lock.
  */
-static struct page *__memvirt_gfn_page(struct memvirt_vm *vm, u64 *ptep, bool alloc)
+static struct page *__memvirt_gfn_page(struct memvirt_vm *vm, u64 *ptep, bool alloc,
+				       struct vm_fault *vmf)
 {
 	u64 pte = memvirt_p2m_read(ptep);
 	struct page *page;
@@ -71,7 +90,7 @@ static struct page *__memvirt_gfn_page(struct memvirt_vm *vm, u64 *ptep, bool al
 		return pfn_to_page(memvirt_pte_pfn(pte));
 	if (!alloc)
 		return NULL;
-	page = alloc_page(MEMVIRT_GUEST_GFP);
+	page = memvirt_alloc_guest_page(vmf);
 	if (!page)
 		return ERR_PTR(-ENOMEM);
 	/* The allocation's reference becomes the P2M's reference. */
@@ -154,12 +173,12 @@ struct page *memvirt_vm_get_page(struct memvirt_vm *vm, u64 gfn, bool alloc)
 	struct page *page;
 	u64 *ptep;
 
-	ptep = alloc ? memvirt_p2m_find_or_alloc(&vm->p2m, gfn, GFP_KERNEL) :
+	ptep = alloc ? memvirt_p2m_find_or_alloc(&vm->p2m, gfn, MEMVIRT_TABLE_GFP) :
 		       memvirt_p2m_find(&vm->p2m, gfn);
 	if (IS_ERR_OR_NULL(ptep))
 		return ERR_CAST(ptep);
 	memvirt_p2m_lock_gfn(&vm->p2m, ptep);
-	page = __memvirt_gfn_page(vm, ptep, alloc);
+	page = __memvirt_gfn_page(vm, ptep, alloc, NULL);
 	if (!IS_ERR_OR_NULL(page))
 		get_page(page);
 	memvirt_p2m_unlock_gfn(&vm->p2m, ptep);
@@ -221,11 +240,11 @@ static ssize_t memvirt_write_gfn(struct memvirt_vm *vm, u64 gfn, size_t off,
 	size_t n;
 	u64 *ptep;
 
-	ptep = memvirt_p2m_find_or_alloc(&vm->p2m, gfn, GFP_KERNEL);
+	ptep = memvirt_p2m_find_or_alloc(&vm->p2m, gfn, MEMVIRT_TABLE_GFP);
 	if (IS_ERR(ptep))
 		return PTR_ERR(ptep);
 	memvirt_p2m_lock_gfn(&vm->p2m, ptep);
-	page = __memvirt_gfn_page(vm, ptep, true);
+	page = __memvirt_gfn_page(vm, ptep, true, NULL);
 	if (IS_ERR(page)) {
 		n = PTR_ERR(page);
 	} else {
@@ -293,6 +312,18 @@ ssize_t memvirt_vm_copy(struct memvirt_vm *vm, struct kiocb *iocb,
 	return done ? done : n;
 }
 
+/*
+ * No memory even after the allocator's own reclaim and OOM handling: the
+ * access fails cleanly (SIGBUS for a process, -EFAULT from KVM_RUN for a
+ * guest) and says why, rather than looping in the fault.
+ */
+static vm_fault_t memvirt_fault_nomem(struct memvirt_vm *vm, u64 gfn)
+{
+	pr_warn_ratelimited("vm %llu (%s): no memory for gfn 0x%llx: access fails with SIGBUS\n",
+			    vm->id, vm->name, gfn);
+	return VM_FAULT_SIGBUS;
+}
+
 static vm_fault_t memvirt_fault(struct vm_fault *vmf)
 {
 	struct memvirt_vm *vm = memvirt_file_vm(vmf->vma->vm_file);
@@ -308,16 +339,16 @@ static vm_fault_t memvirt_fault(struct vm_fault *vmf)
 		ret = VM_FAULT_SIGBUS;
 		goto out;
 	}
-	ptep = memvirt_p2m_find_or_alloc(&vm->p2m, gfn, GFP_KERNEL);
+	ptep = memvirt_p2m_find_or_alloc(&vm->p2m, gfn, MEMVIRT_TABLE_GFP);
 	if (IS_ERR(ptep)) {
-		ret = vmf_error(PTR_ERR(ptep));
+		ret = memvirt_fault_nomem(vm, gfn);
 		goto out;
 	}
 	memvirt_p2m_lock_gfn(&vm->p2m, ptep);
 	old = memvirt_pte_state(memvirt_p2m_read(ptep));
-	page = __memvirt_gfn_page(vm, ptep, true);
+	page = __memvirt_gfn_page(vm, ptep, true, vmf);
 	if (IS_ERR(page)) {
-		ret = VM_FAULT_OOM;
+		ret = memvirt_fault_nomem(vm, gfn);
 	} else {
 		memvirt_p2m_set(ptep, memvirt_p2m_read(ptep) | MEMVIRT_PTE_A);
 		get_page(page);		/* the pte's reference */
@@ -328,7 +359,8 @@ static vm_fault_t memvirt_fault(struct vm_fault *vmf)
 	memvirt_p2m_unlock_gfn(&vm->p2m, ptep);
 out:
 	filemap_invalidate_unlock_shared(mapping);
-	atomic_long_inc(&vm->stats.faults);
+	if (ret & VM_FAULT_LOCKED)
+		atomic_long_inc(&vm->stats.faults);
 	trace_fault(vm->id, gfn, vmf->flags & FAULT_FLAG_WRITE, old, (__force u32)ret);
 	return ret;
 }
@@ -353,7 +385,8 @@ static vm_fault_t memvirt_page_mkwrite(struct vm_fault *vmf)
 		ret = VM_FAULT_LOCKED;
 	}
 	memvirt_p2m_unlock_gfn(&vm->p2m, ptep);
-	atomic_long_inc(&vm->stats.mkwrite);
+	if (ret == VM_FAULT_LOCKED)
+		atomic_long_inc(&vm->stats.mkwrite);
 	trace_fault(vm->id, gfn, true, memvirt_pte_state(pte), (__force u32)ret);
 	return ret;
 }

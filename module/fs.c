@@ -32,10 +32,12 @@
 
 #define MEMVIRT_ROOT_MODE_DEFAULT	0755
 
+/* Mount options; @set: the BIT(OPT_*) given, so a remount changes only those. */
 struct memvirt_fs_opts {
 	kuid_t uid;
 	kgid_t gid;
 	umode_t mode;
+	unsigned int set;
 };
 
 static const struct inode_operations memvirt_dir_iops;
@@ -163,6 +165,18 @@ static int memvirt_set_size(struct inode *inode, loff_t size)
 	return 0;
 }
 
+/* stat(): blocks are the resident pages, so du(1) shows real usage. */
+static int memvirt_getattr(struct user_namespace *ns, const struct path *path,
+			   struct kstat *stat, u32 request_mask, unsigned int flags)
+{
+	struct inode *inode = d_inode(path->dentry);
+	struct memvirt_vm *vm = inode->i_private;
+
+	generic_fillattr(ns, inode, stat);
+	stat->blocks = atomic_long_read(&vm->stats.resident) << (PAGE_SHIFT - 9);
+	return 0;
+}
+
 static int memvirt_setattr(struct user_namespace *ns, struct dentry *dentry,
 			   struct iattr *attr)
 {
@@ -185,7 +199,7 @@ static int memvirt_setattr(struct user_namespace *ns, struct dentry *dentry,
 
 static const struct inode_operations memvirt_file_iops = {
 	.setattr	= memvirt_setattr,
-	.getattr	= simple_getattr,
+	.getattr	= memvirt_getattr,
 };
 
 static int memvirt_mmap(struct file *file, struct vm_area_struct *vma)
@@ -213,7 +227,11 @@ static ssize_t memvirt_write_iter(struct kiocb *iocb, struct iov_iter *from)
 	ssize_t ret;
 
 	inode_lock(inode);
-	ret = file_remove_privs(file);
+	ret = generic_write_checks(iocb, from);
+	if (ret > 0)
+		ret = file_remove_privs(file);
+	if (!ret)
+		ret = file_update_time(file);
 	if (!ret)
 		ret = memvirt_vm_copy(memvirt_file_vm(file), iocb, from, true);
 	inode_unlock(inode);
@@ -273,6 +291,8 @@ static long memvirt_fallocate(struct file *file, int mode, loff_t off, loff_t le
 		err = memvirt_punch(inode, off, len);
 	else
 		err = memvirt_fill(inode, mode, off, len);
+	if (!err)
+		err = file_modified(file);
 	inode_unlock(inode);
 	return err;
 }
@@ -282,6 +302,8 @@ static const struct file_operations memvirt_file_fops = {
 	.llseek		= generic_file_llseek,
 	.read_iter	= memvirt_read_iter,
 	.write_iter	= memvirt_write_iter,
+	.splice_read	= generic_file_splice_read,
+	.splice_write	= iter_file_splice_write,
 	.mmap		= memvirt_mmap,
 	.fsync		= noop_fsync,
 	.fallocate	= memvirt_fallocate,
@@ -352,7 +374,19 @@ static int memvirt_parse_param(struct fs_context *fc, struct fs_parameter *param
 		opts->mode = result.uint_32;
 		break;
 	}
+	opts->set |= BIT(opt);
 	return 0;
+}
+
+/* Applies the options given to the root directory (mount and remount). */
+static void memvirt_apply_opts(struct inode *root, const struct memvirt_fs_opts *opts)
+{
+	if (opts->set & BIT(OPT_UID))
+		root->i_uid = opts->uid;
+	if (opts->set & BIT(OPT_GID))
+		root->i_gid = opts->gid;
+	if (opts->set & BIT(OPT_MODE))
+		root->i_mode = (root->i_mode & S_IFMT) | opts->mode;
 }
 
 static int memvirt_fill_super(struct super_block *sb, struct fs_context *fc)
@@ -366,11 +400,12 @@ static int memvirt_fill_super(struct super_block *sb, struct fs_context *fc)
 	sb->s_op = &memvirt_sops;
 	sb->s_time_gran = 1;
 	sb->s_maxbytes = (MEMVIRT_P2M_MAX_GFN + 1) << PAGE_SHIFT;
-	root = memvirt_new_inode(sb, NULL, S_IFDIR | opts->mode);
+	root = memvirt_new_inode(sb, NULL, S_IFDIR | MEMVIRT_ROOT_MODE_DEFAULT);
 	if (!root)
 		return -ENOMEM;
-	root->i_uid = opts->uid;
-	root->i_gid = opts->gid;
+	root->i_uid = GLOBAL_ROOT_UID;
+	root->i_gid = GLOBAL_ROOT_GID;
+	memvirt_apply_opts(root, opts);
 	sb->s_root = d_make_root(root);
 	return sb->s_root ? 0 : -ENOMEM;
 }
@@ -378,6 +413,16 @@ static int memvirt_fill_super(struct super_block *sb, struct fs_context *fc)
 static int memvirt_get_tree(struct fs_context *fc)
 {
 	return get_tree_nodev(fc, memvirt_fill_super);
+}
+
+static int memvirt_reconfigure(struct fs_context *fc)
+{
+	struct inode *root = d_inode(fc->root);
+
+	inode_lock(root);
+	memvirt_apply_opts(root, fc->fs_private);
+	inode_unlock(root);
+	return 0;
 }
 
 static void memvirt_free_fc(struct fs_context *fc)
@@ -389,6 +434,7 @@ static const struct fs_context_operations memvirt_context_ops = {
 	.free		= memvirt_free_fc,
 	.parse_param	= memvirt_parse_param,
 	.get_tree	= memvirt_get_tree,
+	.reconfigure	= memvirt_reconfigure,
 };
 
 static int memvirt_init_fs_context(struct fs_context *fc)
@@ -397,9 +443,6 @@ static int memvirt_init_fs_context(struct fs_context *fc)
 
 	if (!opts)
 		return -ENOMEM;
-	opts->uid = GLOBAL_ROOT_UID;
-	opts->gid = GLOBAL_ROOT_GID;
-	opts->mode = MEMVIRT_ROOT_MODE_DEFAULT;
 	fc->fs_private = opts;
 	fc->ops = &memvirt_context_ops;
 	return 0;

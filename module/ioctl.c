@@ -25,8 +25,6 @@ static int memvirt_copy_in(void *kstruct, size_t ksize, void __user *uarg)
 		return -EFAULT;
 	if (usize < ksize)
 		return -EINVAL;
-	if (usize > PAGE_SIZE)
-		return -E2BIG;
 	return copy_struct_from_user(kstruct, ksize, uarg, usize);
 }
 
@@ -146,8 +144,10 @@ static long memvirt_ioctl_set_policy(struct memvirt_vm *vm, void __user *uarg)
 	if (!p.flags || (p.flags & ~MEMVIRT_POLICY_ALL) ||
 	    !memvirt_reserved_is_zero(p.reserved, sizeof(p.reserved)))
 		return -EINVAL;
-	if (!PAGE_ALIGNED(p.reservation_bytes) ||
-	    (p.limit_bytes != MEMVIRT_LIMIT_NONE && !PAGE_ALIGNED(p.limit_bytes)))
+	if ((p.flags & MEMVIRT_POLICY_RESERVATION) && !PAGE_ALIGNED(p.reservation_bytes))
+		return -EINVAL;
+	if ((p.flags & MEMVIRT_POLICY_LIMIT) && p.limit_bytes != MEMVIRT_LIMIT_NONE &&
+	    !PAGE_ALIGNED(p.limit_bytes))
 		return -EINVAL;
 	limit = p.limit_bytes == MEMVIRT_LIMIT_NONE ? U64_MAX : p.limit_bytes >> PAGE_SHIFT;
 	return memvirt_vm_set_policy(vm, p.flags, p.shares,

@@ -21,20 +21,20 @@ static int __init memvirt_init(void)
 {
 	int err;
 
-	/* The budget defaults to all of RAM: no overcommit until tuned. */
-	memvirt.budget_pages = totalram_pages();
+	/* The budget defaults to all of RAM (whole MiB, as budget_mb shows it). */
+	memvirt.budget_pages = round_down(totalram_pages(), 1UL << (20 - PAGE_SHIFT));
 	err = memvirt_sysfs_init();
 	if (err)
 		return err;
 	memvirt_debugfs_init();
 	err = memvirt_fs_register();
 	if (err)
-		goto out_debugfs_exit;
+		goto out_remove_controls;
 	pr_info("ready: budget %llu MiB, overcommit_ratio %u%%\n",
 		memvirt.budget_pages >> (20 - PAGE_SHIFT), memvirt.overcommit_ratio);
 	return 0;
 
-out_debugfs_exit:
+out_remove_controls:
 	memvirt_debugfs_exit();
 	memvirt_sysfs_exit();
 	return err;

@@ -90,7 +90,6 @@ struct memvirt_vm {
  * @reserved_pages:	sum of all VMs' reservations.
  * @nr_vms:		VMs alive.
  * @resident:		pages held by all VMs.
- * @p2m_tables:		P2M table pages of all VMs.
  *
  * Fields above @nr_vms are under memvirt_commit_lock.
  */

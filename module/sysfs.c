@@ -180,18 +180,34 @@ static const struct sysfs_ops memvirt_vm_sysfs_ops = {
 #define MEMVIRT_VM_ATTR_RW(_name)					\
 	static struct memvirt_vm_attribute memvirt_vm_attr_##_name =	\
 		__ATTR(_name, 0644, vm_##_name##_show, vm_##_name##_store)
-#define MEMVIRT_VM_COUNTER(_name)					\
-	static ssize_t vm_##_name##_show(struct memvirt_vm *vm, char *buf) \
-	{								\
-		return sysfs_emit(buf, "%ld\n",				\
-				  atomic_long_read(&vm->stats._name));	\
-	}								\
-	MEMVIRT_VM_ATTR_RO(_name)
+static ssize_t vm_counter_show(char *buf, atomic_long_t *counter)
+{
+	return sysfs_emit(buf, "%ld\n", atomic_long_read(counter));
+}
 
-MEMVIRT_VM_COUNTER(resident);
-MEMVIRT_VM_COUNTER(faults);
-MEMVIRT_VM_COUNTER(punched);
-MEMVIRT_VM_COUNTER(mkwrite);
+static ssize_t vm_resident_show(struct memvirt_vm *vm, char *buf)
+{
+	return vm_counter_show(buf, &vm->stats.resident);
+}
+MEMVIRT_VM_ATTR_RO(resident);
+
+static ssize_t vm_faults_show(struct memvirt_vm *vm, char *buf)
+{
+	return vm_counter_show(buf, &vm->stats.faults);
+}
+MEMVIRT_VM_ATTR_RO(faults);
+
+static ssize_t vm_punched_show(struct memvirt_vm *vm, char *buf)
+{
+	return vm_counter_show(buf, &vm->stats.punched);
+}
+MEMVIRT_VM_ATTR_RO(punched);
+
+static ssize_t vm_mkwrite_show(struct memvirt_vm *vm, char *buf)
+{
+	return vm_counter_show(buf, &vm->stats.mkwrite);
+}
+MEMVIRT_VM_ATTR_RO(mkwrite);
 
 static ssize_t vm_name_show(struct memvirt_vm *vm, char *buf)
 {

@@ -15,6 +15,7 @@
 
 /* A ->fault or ->page_mkwrite served; @state is the gfn's state before. */
 TRACE_EVENT(fault,
+
 	TP_PROTO(u64 vm_id, u64 gfn, bool write, unsigned int state, unsigned int ret),
 	TP_ARGS(vm_id, gfn, write, state, ret),
 	TP_STRUCT__entry(
@@ -38,6 +39,7 @@ TRACE_EVENT(fault,
 
 /* Pages given back by a punch or a truncate. */
 TRACE_EVENT(discard,
+
 	TP_PROTO(u64 vm_id, u64 start_gfn, u64 nr_gfns, u64 freed),
 	TP_ARGS(vm_id, start_gfn, nr_gfns, freed),
 	TP_STRUCT__entry(

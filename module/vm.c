@@ -13,7 +13,7 @@
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
-#include <linux/idr.h>
+#include <linux/atomic.h>
 #include <linux/mm.h>
 #include <linux/pagemap.h>
 #include <linux/slab.h>
@@ -24,10 +24,14 @@
 struct memvirt_globals memvirt = {
 	.overcommit_ratio = MEMVIRT_RATIO_DEFAULT,
 };
+
+/* Budget, ratio, committed bytes, reservations, VM sizes and policies. */
 DEFINE_MUTEX(memvirt_commit_lock);
 
-static DEFINE_IDA(memvirt_vm_ida);
+/* VM ids are never reused while the module is loaded: tools may key on them. */
+static atomic64_t memvirt_last_vm_id = ATOMIC64_INIT(0);
 static LIST_HEAD(memvirt_vms);
+/* memvirt_vms; never held across P2M work. */
 static DEFINE_MUTEX(memvirt_vms_lock);
 
 /* Most bytes guest sizes may add up to. Caller holds memvirt_commit_lock. */
@@ -56,17 +60,12 @@ u64 memvirt_vm_zero_pages(struct memvirt_vm *vm, u64 size)
 struct memvirt_vm *memvirt_vm_create(const char *name, struct address_space *mapping)
 {
 	struct memvirt_vm *vm;
-	int id, err;
+	int err;
 
 	vm = kzalloc(sizeof(*vm), GFP_KERNEL);
 	if (!vm)
 		return ERR_PTR(-ENOMEM);
-	id = ida_alloc_min(&memvirt_vm_ida, 1, GFP_KERNEL);
-	if (id < 0) {
-		kfree(vm);
-		return ERR_PTR(id);
-	}
-	vm->id = id;
+	vm->id = atomic64_inc_return(&memvirt_last_vm_id);
 	vm->mapping = mapping;
 	vm->shares = MEMVIRT_SHARES_DEFAULT;
 	vm->limit_pages = U64_MAX;
@@ -88,7 +87,6 @@ struct memvirt_vm *memvirt_vm_create(const char *name, struct address_space *map
 
 out_free:
 	kfree(vm->name);
-	ida_free(&memvirt_vm_ida, vm->id);
 	kfree(vm);
 	return ERR_PTR(err);
 }
@@ -97,7 +95,6 @@ out_free:
 void memvirt_vm_free(struct memvirt_vm *vm)
 {
 	memvirt_p2m_destroy(&vm->p2m);
-	ida_free(&memvirt_vm_ida, vm->id);
 	kfree(vm->name);
 	kfree(vm);
 }
@@ -118,8 +115,10 @@ void memvirt_vm_destroy(struct memvirt_vm *vm)
 	memvirt_debugfs_remove_vm(vm);
 	kobject_del(&vm->kobj);	/* waits for sysfs readers */
 
+	/* Shrinking freed everything past i_size already. */
 	filemap_invalidate_lock(vm->mapping);
-	memvirt_vm_discard(vm, 0, MEMVIRT_P2M_MAX_GFN + 1, MEMVIRT_P2M_ABSENT);
+	memvirt_vm_discard(vm, 0, memvirt_bytes_to_pages(i_size_read(vm->mapping->host)),
+			   MEMVIRT_P2M_ABSENT);
 	filemap_invalidate_unlock(vm->mapping);
 
 	mutex_lock(&memvirt_commit_lock);

@@ -22,18 +22,21 @@
 #include <linux/ioctl.h>
 #include <linux/types.h>
 
-#define MEMVIRT_IOCTL_BASE	0xB7
+/* Not taken in Documentation/userspace-api/ioctl/ioctl-number.rst of 6.1. */
+#define MEMVIRT_IOCTL_BASE	0xB2
 
 /**
  * struct memvirt_stats - MEMVIRT_IOC_GET_STATS: one VM's counters.
- * @size:	in: sizeof(struct memvirt_stats) as the caller knows it.
+ * @size:	in: sizeof(struct memvirt_stats) as the caller knows it;
+ *		out: the size the kernel filled in.
  * @flags:	in: must be 0.
  * @vm_id:	out: the VM's id, its directory /sys/kernel/memvirt/vms/<id>.
  * @size_bytes:	out: guest-physical size (the file size).
  * @resident:	out: pages backed by a private host page.
  * @zero:	out: gfns that read as zero and hold no page (never touched,
  *		punched, or truncated and regrown).
- * @faults:	out: page faults served (host processes and KVM alike).
+ * @faults:	out: page faults that mapped a page (host processes and KVM
+ *		alike); faults refused with SIGBUS are not counted.
  * @punched:	out: pages given back by fallocate(PUNCH_HOLE).
  * @mkwrite:	out: write notifications (->page_mkwrite): the first write to a
  *		page through a mapping after it was mapped or cleaned.
@@ -72,7 +75,10 @@ struct memvirt_stats {
  * struct memvirt_range_query - MEMVIRT_IOC_QUERY_RANGE: state of each gfn.
  * @size:	in: sizeof(struct memvirt_range_query).
  * @flags:	in: must be 0.
- * @start_gfn:	in: first guest frame number (guest-physical address >> 12).
+ * @start_gfn:	in: first frame: the page index in the file (file offset >> 12).
+ *		This is the guest-physical frame only where the VMM maps the file
+ *		at guest-physical 0 contiguously; QEMU on x86 places RAM above
+ *		the 32-bit PCI hole at 4 GiB, so there the two differ.
  * @nr_gfns:	in: number of frames, 1..MEMVIRT_QUERY_MAX; the range must lie
  *		inside the file (-EINVAL otherwise).
  * @states:	in: user pointer to @nr_gfns bytes, filled with one

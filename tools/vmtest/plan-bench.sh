@@ -1,0 +1,8 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+# Prints the guest plan of `make bench`: every benchmark in tools/bench, each
+# printing its figures side by side with the baseline measured in the same run.
+cat <<'PLAN'
+step load 'insmod /memvirt/memvirt.ko && mkdir -p /run/memvirt && mount -t memvirtfs memvirt /run/memvirt'
+step fault_bench '/tests/fault_bench'
+PLAN

@@ -186,8 +186,23 @@ void memvirt_p2m_iter_start(struct memvirt_p2m_iter *iter, struct memvirt_p2m *p
 			    u64 start, u64 end);
 void memvirt_p2m_iter_next(struct memvirt_p2m_iter *iter);
 
-#define for_each_p2m_entry(iter, p2m, start, end)			\
-	for (memvirt_p2m_iter_start(&(iter), (p2m), (start), (end));	\
-	     (iter).valid; memvirt_p2m_iter_next(&(iter)))
+/* memvirt_p2m_iter_start() for for_each_p2m_entry(): returns @iter. */
+static inline struct memvirt_p2m_iter *
+__memvirt_p2m_iter_first(struct memvirt_p2m_iter *iter, struct memvirt_p2m *p2m,
+			 u64 start, u64 end)
+{
+	memvirt_p2m_iter_start(iter, p2m, start, end);
+	return iter;
+}
+
+/* Walk [start, end) with the struct memvirt_p2m_iter @iter; may sleep. */
+#define for_each_p2m_entry(iter, p2m, start, end)				\
+	for (struct memvirt_p2m_iter *__p2m_iter =				\
+	     __memvirt_p2m_iter_first(&(iter), (p2m), (start), (end));	\
+	     __p2m_iter->valid; memvirt_p2m_iter_next(__p2m_iter))
+
+/* Debugging: state names and one entry as text (the debugfs dump). */
+const char *memvirt_p2m_state_name(enum memvirt_p2m_state state);
+int memvirt_pte_snprint(char *buf, size_t size, u64 pte);
 
 #endif /* MEMVIRT_EPT_H */

@@ -17,16 +17,6 @@
 static struct dentry *memvirt_debugfs_root;
 static struct dentry *memvirt_debugfs_vms;
 
-static const char *const memvirt_state_names[] = {
-	[MEMVIRT_P2M_ABSENT]	 = "absent",
-	[MEMVIRT_P2M_PRIVATE]	 = "private",
-	[MEMVIRT_P2M_ZERO]	 = "zero",
-	[MEMVIRT_P2M_SHARED]	 = "shared",
-	[MEMVIRT_P2M_BALLOONED]	 = "ballooned",
-	[MEMVIRT_P2M_COMPRESSED] = "compressed",
-	[MEMVIRT_P2M_SWAPPED]	 = "swapped",
-};
-
 /* First gfn at or after *pos whose entry is not ABSENT, or NULL. */
 static void *memvirt_p2m_seq_find(struct seq_file *m, loff_t *pos)
 {
@@ -64,12 +54,10 @@ static void memvirt_p2m_seq_stop(struct seq_file *m, void *v)
 static int memvirt_p2m_seq_show(struct seq_file *m, void *v)
 {
 	u64 pte = memvirt_p2m_read(v);
-	unsigned int state = memvirt_pte_state(pte);
+	char text[32];
 
-	seq_printf(m, "gfn 0x%llx pte 0x%016llx %s%s%s\n", (u64)m->index, pte,
-		   state < ARRAY_SIZE(memvirt_state_names) ? memvirt_state_names[state] : "?",
-		   memvirt_pte_is_accessed(pte) ? " A" : "",
-		   memvirt_pte_is_dirty(pte) ? " D" : "");
+	memvirt_pte_snprint(text, sizeof(text), pte);
+	seq_printf(m, "gfn 0x%llx pte 0x%016llx %s\n", (u64)m->index, pte, text);
 	return 0;
 }
 

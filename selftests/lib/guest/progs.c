@@ -1,0 +1,123 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * progs.c - the guest programs of the test VMM (enum vmm_prog).
+ *
+ * guest_main() is entered from start.S with the arguments the VMM put in
+ * registers and dispatches to one program. Programs report their results
+ * with guest_report() and return; start.S then signals VMM_HC_DONE.
+ * Memory is accessed through volatile pointers so every load and store
+ * really reaches guest RAM (and takes its nested page fault).
+ */
+#include "guest.h"
+
+/* Compare [start, end) with the pattern; report what differs. */
+static void check_pattern(u64 start, u64 end, u64 seed)
+{
+	u64 gpa, w, bad = 0;
+
+	for (gpa = start; gpa < end; gpa += VMM_PAGE_SIZE) {
+		volatile u64 *p = guest_gpa_ptr(gpa);
+		u64 gfn = gpa >> VMM_PAGE_SHIFT;
+
+		for (w = 0; w < VMM_WORDS_PER_PAGE; w++) {
+			u64 v = p[w];
+
+			if (v == vmm_pattern(gfn, w, seed))
+				continue;
+			if (!bad++) {
+				guest_report(VMM_REPORT_BAD_GFN, gfn);
+				guest_report(VMM_REPORT_BAD_WORD, w);
+				guest_report(VMM_REPORT_BAD_VALUE, v);
+			}
+		}
+	}
+	guest_report(VMM_REPORT_MISMATCHES, bad);
+	guest_report(VMM_REPORT_PAGES, (end - start) >> VMM_PAGE_SHIFT);
+}
+
+static void prog_fill(const struct guest_args *a)
+{
+	u64 gpa, w;
+
+	for (gpa = a->start; gpa < a->end; gpa += VMM_PAGE_SIZE) {
+		volatile u64 *p = guest_gpa_ptr(gpa);
+		u64 gfn = gpa >> VMM_PAGE_SHIFT;
+
+		for (w = 0; w < VMM_WORDS_PER_PAGE; w++)
+			p[w] = vmm_pattern(gfn, w, a->param);
+	}
+	check_pattern(a->start, a->end, a->param);
+}
+
+static void prog_verify(const struct guest_args *a)
+{
+	check_pattern(a->start, a->end, a->param);
+}
+
+static void prog_read_page(const struct guest_args *a)
+{
+	volatile u64 *p = guest_gpa_ptr(a->start);
+	u64 w, v, nonzero = 0, first = 0;
+
+	for (w = 0; w < VMM_WORDS_PER_PAGE; w++) {
+		v = p[w];
+		if (v && !nonzero++)
+			first = v;
+	}
+	guest_report(VMM_REPORT_NONZERO, nonzero);
+	guest_report(VMM_REPORT_FIRST_WORD, p[0]);
+	guest_report(VMM_REPORT_FIRST_NONZERO, first);
+	guest_report(VMM_REPORT_PAGES, 1);
+}
+
+static void prog_touch(const struct guest_args *a)
+{
+	u64 gpa, t0, t1;
+
+	t0 = guest_rdtsc();
+	for (gpa = a->start; gpa < a->end; gpa += VMM_PAGE_SIZE)
+		*(volatile u8 *)gpa = 1;
+	t1 = guest_rdtsc();
+	guest_report(VMM_REPORT_TSC_CYCLES, t1 - t0);
+	guest_report(VMM_REPORT_PAGES, (a->end - a->start) >> VMM_PAGE_SHIFT);
+}
+
+static void prog_misbehave(const struct guest_args *a)
+{
+	switch (a->param) {
+	case VMM_MISBEHAVE_ASSERT:
+		GUEST_ASSERT_EQ(a->start, VMM_MISBEHAVE_MAGIC);
+		break;
+	case VMM_MISBEHAVE_PAGE_FAULT:
+		guest_report(VMM_REPORT_FIRST_WORD,
+			     *guest_gpa_ptr(VMM_MISBEHAVE_BAD_VA));
+		break;
+	case VMM_MISBEHAVE_UD:
+		asm volatile("ud2");
+		break;
+	case VMM_MISBEHAVE_HANG:
+		for (;;)
+			asm volatile("pause");
+	}
+	guest_print_val("misbehave: unknown mode", a->param);
+}
+
+static void (*const progs[VMM_NR_PROGS])(const struct guest_args *a) = {
+	[VMM_PROG_FILL] = prog_fill,
+	[VMM_PROG_VERIFY] = prog_verify,
+	[VMM_PROG_READ_PAGE] = prog_read_page,
+	[VMM_PROG_TOUCH] = prog_touch,
+	[VMM_PROG_MISBEHAVE] = prog_misbehave,
+};
+
+void guest_main(u64 vcpu, u64 start, u64 end, u64 param, u64 prog)
+{
+	struct guest_args a = {
+		.vcpu = vcpu, .start = start, .end = end, .param = param,
+	};
+
+	GUEST_ASSERT(prog < VMM_NR_PROGS && progs[prog]);
+	GUEST_ASSERT(start <= end);
+	GUEST_ASSERT(!(start % VMM_PAGE_SIZE) && !(end % VMM_PAGE_SIZE));
+	progs[prog](&a);
+}

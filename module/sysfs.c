@@ -24,6 +24,12 @@
 static struct kobject *memvirt_kobj;
 static struct kobject *memvirt_vms_kobj;
 
+/* A decimal number; anything else, overflow included, is -EINVAL. */
+static int memvirt_parse_u64(const char *buf, u64 *val)
+{
+	return kstrtou64(buf, 10, val) ? -EINVAL : 0;
+}
+
 /* Parse a MiB count into pages; "max" gives U64_MAX if @allow_max. */
 static int memvirt_parse_mb(const char *buf, bool allow_max, u64 *pages)
 {
@@ -34,7 +40,7 @@ static int memvirt_parse_mb(const char *buf, bool allow_max, u64 *pages)
 		*pages = U64_MAX;
 		return 0;
 	}
-	err = kstrtou64(buf, 10, &mb);
+	err = memvirt_parse_u64(buf, &mb);
 	if (err)
 		return err;
 	if (mb > (U64_MAX >> 20))
@@ -83,12 +89,12 @@ static ssize_t overcommit_ratio_show(struct kobject *kobj, struct kobj_attribute
 static ssize_t overcommit_ratio_store(struct kobject *kobj, struct kobj_attribute *attr,
 				      const char *buf, size_t count)
 {
-	unsigned int ratio;
+	u64 ratio;
 	int err;
 
 	if (!capable(CAP_SYS_ADMIN))
 		return -EPERM;
-	err = kstrtouint(buf, 10, &ratio);
+	err = memvirt_parse_u64(buf, &ratio);
 	if (err)
 		return err;
 	if (ratio < MEMVIRT_RATIO_MIN || ratio > MEMVIRT_RATIO_MAX)
@@ -244,7 +250,7 @@ static ssize_t vm_shares_store(struct memvirt_vm *vm, const char *buf, size_t co
 	u64 shares;
 	int err;
 
-	err = kstrtou64(buf, 10, &shares);
+	err = memvirt_parse_u64(buf, &shares);
 	if (!err)
 		err = memvirt_vm_set_policy(vm, MEMVIRT_POLICY_SHARES, shares, 0, 0);
 	return err ? err : count;

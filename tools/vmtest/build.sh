@@ -90,6 +90,7 @@ selftests() {
 	make -s -C "$MEMVIRT_TOP/selftests" OUT="$out" \
 		KSFT_INC="$src/tools/testing/selftests" >&2 ||
 		die "selftests build failed"
+	make -s -C "$MEMVIRT_TOP/tools/bench" OUT="$out" >&2 || die "bench build failed"
 }
 
 # cp_files PATHSPEC...: tracked and untracked (not ignored) C files.
@@ -116,11 +117,11 @@ checkpatch() {
 	# Userspace tests and tools: checkpatch's default level, as the kernel's
 	# own selftests; volatile is needed around sigsetjmp, and the kselftest
 	# harness uses macros with flow control and as types (FIXTURE_DATA(x) *self,
-	# which checkpatch takes for a multiplication).
+	# which checkpatch takes for a multiplication, or a typedef of it).
 	# shellcheck disable=SC2086
 	[ -z "$ufiles" ] || (cd "$MEMVIRT_TOP" && "$src/scripts/checkpatch.pl" --no-tree \
 		--quiet --show-types --max-line-length=100 \
-		--ignore VOLATILE,MACRO_WITH_FLOW_CONTROL,SPACING -f $ufiles) >&2 || rc=$?
+		--ignore VOLATILE,MACRO_WITH_FLOW_CONTROL,SPACING,NEW_TYPEDEFS -f $ufiles) >&2 || rc=$?
 	[ $rc -eq 0 ] || die "checkpatch found problems"
 }
 

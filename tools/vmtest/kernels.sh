@@ -49,6 +49,9 @@ prepare_debug() {
 	make -s -C "$src" O="$out" ARCH=x86_64 -j"$JOBS" bzImage modules >&2 ||
 		die "debug kernel build failed"
 	touch "$out/.done"
+	# Builds for an older source, config or compiler are ~2 GiB each.
+	find "$MEMVIRT_CACHE" -maxdepth 1 -name 'debug-kernel-*' ! -path "$out" \
+		-exec rm -rf {} + 2>/dev/null || true
 	echo "$out"
 }
 

@@ -19,7 +19,9 @@ install -m 0755 "$plan" "$root/plan.sh"
 echo "$kernel" >"$root/kernel-kind"
 [ -d "$MEMVIRT_TOP/build/selftests" ] && cp -a "$MEMVIRT_TOP/build/selftests/." "$root/tests/"
 cp "$MEMVIRT_TOP/build/$kernel"/memvirt/*.ko "$root/memvirt/" 2>/dev/null || true
-[ "$kernel" = debug ] && cp "$MEMVIRT_TOP"/build/debug/canary/*.ko "$root/memvirt/" 2>/dev/null
+if [ "$kernel" = debug ]; then
+	cp "$MEMVIRT_TOP"/build/debug/canary/*.ko "$root/memvirt/" 2>/dev/null || true
+fi
 
 case "$kernel" in
 distro)
@@ -48,7 +50,10 @@ esac
 
 append="console=ttyS0 panic=-1 loglevel=7"
 append="$append printk.devkmsg=on kmemleak=on nokaslr"
-qemu=(qemu-system-x86_64 -accel tcg -cpu max -smp 2 -m 3072 -nodefaults
+# Two sockets: without ACPI (debug kernel) the MP table SeaBIOS builds lists
+# one CPU per socket, and concurrency tests need two CPUs.
+qemu=(qemu-system-x86_64 -accel tcg -cpu max -smp 2,sockets=2,cores=1,threads=1
+      -m 3072 -nodefaults
       -no-reboot -display none -kernel "$image" -initrd "$out/initramfs.gz"
       -device isa-debug-exit)
 if [ "$mode" = shell ]; then

@@ -229,9 +229,7 @@ static ssize_t memvirt_write_iter(struct kiocb *iocb, struct iov_iter *from)
 	inode_lock(inode);
 	ret = generic_write_checks(iocb, from);
 	if (ret > 0)
-		ret = file_remove_privs(file);
-	if (!ret)
-		ret = file_update_time(file);
+		ret = file_modified(file);	/* privileges, then times */
 	if (!ret)
 		ret = memvirt_vm_copy(memvirt_file_vm(file), iocb, from, true);
 	inode_unlock(inode);
@@ -266,7 +264,9 @@ static long memvirt_fill(struct inode *inode, int mode, loff_t off, loff_t len)
 	long err;
 
 	if (!(mode & FALLOC_FL_KEEP_SIZE) && end > i_size_read(inode)) {
-		err = memvirt_set_size(inode, end);
+		err = inode_newsize_ok(inode, end);	/* RLIMIT_FSIZE, s_maxbytes */
+		if (!err)
+			err = memvirt_set_size(inode, end);
 		if (err)
 			return err;
 	}
@@ -281,18 +281,21 @@ static long memvirt_fill(struct inode *inode, int mode, loff_t off, loff_t len)
 static long memvirt_fallocate(struct file *file, int mode, loff_t off, loff_t len)
 {
 	struct inode *inode = file_inode(file);
+	loff_t old_size;
 	long err;
 
 	/* vfs_fallocate() already refused PUNCH_HOLE without KEEP_SIZE. */
 	if (mode & ~(FALLOC_FL_KEEP_SIZE | FALLOC_FL_PUNCH_HOLE))
 		return -EOPNOTSUPP;
 	inode_lock(inode);
+	old_size = i_size_read(inode);
 	if (mode & FALLOC_FL_PUNCH_HOLE)
 		err = memvirt_punch(inode, off, len);
 	else
 		err = memvirt_fill(inode, mode, off, len);
-	if (!err)
-		err = file_modified(file);
+	/* Also after a failed populate that had already grown the file. */
+	if (!err || i_size_read(inode) != old_size)
+		err = file_modified(file) ?: err;
 	inode_unlock(inode);
 	return err;
 }

@@ -3,8 +3,8 @@
  * ioctls on memvirtfs files; the ABI is include/uapi/memvirt.h.
  *
  * Every struct starts with { __u32 size; __u32 flags; }. A caller's struct
- * may be larger than ours if the extra bytes are zero (copy_struct_from_user
- * gives -E2BIG otherwise), never smaller (-EINVAL). Unknown flags and
+ * may be larger than ours, up to a page, if the extra bytes are zero
+ * (-E2BIG otherwise), never smaller (-EINVAL). Unknown flags and
  * non-zero reserved fields are -EINVAL, so they can be given a meaning later.
  */
 #include <linux/capability.h>
@@ -25,6 +25,9 @@ static int memvirt_copy_in(void *kstruct, size_t ksize, void __user *uarg)
 		return -EFAULT;
 	if (usize < ksize)
 		return -EINVAL;
+	/* As clone3() and openat2(): bounds the scan for a non-zero tail. */
+	if (usize > PAGE_SIZE)
+		return -E2BIG;
 	return copy_struct_from_user(kstruct, ksize, uarg, usize);
 }
 

@@ -8,7 +8,8 @@
  * Order (outer first; Documentation/locking.rst has the global picture):
  *   1. inode->i_rwsem          (VFS; setattr, fallocate, write)
  *   2. mapping->invalidate_lock shared: fault, read, write, populate;
- *                              exclusive: truncate, punch. Protects i_size
+ *                              exclusive: truncate, punch, VM teardown.
+ *                              Protects i_size
  *                              against the P2M: a gfn below i_size seen under
  *                              the lock stays below it until it is dropped.
  *   3. memvirt_commit_lock     (mutex) budget, overcommit ratio, committed
@@ -17,8 +18,10 @@
  *   5. page lock               of a guest page
  *   6. i_mmap lock / PTL       (taken by unmap_mapping_pages)
  *
- * memvirt_vms_lock (mutex) protects the VM list; it nests inside nothing
- * but i_rwsem and is never held across P2M work.
+ * memvirt_vms_lock (mutex) protects the VM list. It is taken with no other
+ * memvirt lock held (VM creation under the directory's i_rwsem, teardown at
+ * evict time, the p2m_bytes sysfs file inside its kernfs active reference)
+ * and is never held across P2M work.
  *
  * Sleeping: every path here may sleep (GFP_HIGHUSER allocations, bit locks,
  * page locks); nothing runs in atomic context.

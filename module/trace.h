@@ -13,7 +13,10 @@
 
 #include <linux/tracepoint.h>
 
-/* A ->fault or ->page_mkwrite served; @state is the gfn's state before. */
+/*
+ * Every ->fault and ->page_mkwrite, whatever the outcome (@ret: the
+ * vm_fault_t); @state is the gfn's state before.
+ */
 TRACE_EVENT(fault,
 
 	TP_PROTO(u64 vm_id, u64 gfn, bool write, unsigned int state, unsigned int ret),
@@ -37,7 +40,7 @@ TRACE_EVENT(fault,
 		  __entry->ret)
 );
 
-/* Pages given back by a punch or a truncate. */
+/* Pages given back by a punch, a shrink or the VM's teardown. */
 TRACE_EVENT(discard,
 
 	TP_PROTO(u64 vm_id, u64 start_gfn, u64 nr_gfns, u64 freed),

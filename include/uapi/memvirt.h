@@ -6,8 +6,9 @@
  * RAM). Rules, after Documentation/process/botching-up-ioctls.rst:
  *
  *  - every struct starts with @size (the caller's sizeof, so the struct can
- *    grow: the kernel accepts a larger @size if the extra bytes are zero, and
- *    fills in at most @size bytes) and @flags; unknown flag bits: -EINVAL;
+ *    grow: the kernel accepts a larger @size, up to 4096, if the extra bytes
+ *    are zero, else -E2BIG; it writes back only its own struct, with @size
+ *    set to its own size) and @flags; unknown flag bits: -EINVAL;
  *  - all fields are __u64 or naturally aligned __u32 pairs, no implicit
  *    padding; @reserved fields must be zero on input (-EINVAL otherwise) and
  *    are returned as zero;

@@ -47,10 +47,10 @@ source_tree() {
 }
 
 # debug_kernel_dir: build directory of the debug kernel for the current
-# source version, config fragment and compiler.
+# source version, config options (comments do not count) and compiler.
 debug_kernel_dir() {
 	local key
-	key=$( { source_version; sha256sum < "$VMTEST_DIR/debug-kernel.config";
+	key=$( { source_version; grep -E '^CONFIG_' "$VMTEST_DIR/debug-kernel.config";
 		 gcc --version | head -n1; } | sha256sum | cut -c1-16)
 	echo "$MEMVIRT_CACHE/debug-kernel-$key"
 }

@@ -237,7 +237,7 @@ static ssize_t memvirt_write_gfn(struct memvirt_vm *vm, u64 gfn, size_t off,
 				 size_t bytes, struct iov_iter *iter)
 {
 	struct page *page;
-	size_t n;
+	ssize_t n;
 	u64 *ptep;
 
 	ptep = memvirt_p2m_find_or_alloc(&vm->p2m, gfn, MEMVIRT_TABLE_GFP);

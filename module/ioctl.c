@@ -46,7 +46,6 @@ static bool memvirt_reserved_is_zero(const u64 *reserved, size_t bytes)
 static long memvirt_ioctl_get_stats(struct memvirt_vm *vm, void __user *uarg)
 {
 	struct memvirt_stats st;
-	u64 size;
 	int err;
 
 	err = memvirt_copy_in(&st, sizeof(st), uarg);
@@ -54,11 +53,10 @@ static long memvirt_ioctl_get_stats(struct memvirt_vm *vm, void __user *uarg)
 		return err;
 	if (st.flags || !memvirt_reserved_is_zero(st.reserved, sizeof(st.reserved)))
 		return -EINVAL;
-	size = i_size_read(vm->mapping->host);
 	st.vm_id = vm->id;
-	st.size_bytes = size;
+	st.size_bytes = i_size_read(vm->mapping->host);
 	st.resident = atomic_long_read(&vm->stats.resident);
-	st.zero = memvirt_vm_zero_pages(vm, size);
+	st.zero = memvirt_vm_zero_pages(vm);
 	st.faults = atomic_long_read(&vm->stats.faults);
 	st.punched = atomic_long_read(&vm->stats.punched);
 	st.mkwrite = atomic_long_read(&vm->stats.mkwrite);

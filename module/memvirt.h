@@ -126,8 +126,7 @@ static inline u64 memvirt_bytes_to_pages(u64 bytes)
 struct memvirt_vm *memvirt_vm_create(const char *name, struct address_space *mapping);
 void memvirt_vm_destroy(struct memvirt_vm *vm);
 int memvirt_vm_resize(struct memvirt_vm *vm, u64 new_size);
-u64 memvirt_vm_commit_limit(void);
-u64 memvirt_vm_zero_pages(struct memvirt_vm *vm, u64 size);
+u64 memvirt_vm_zero_pages(struct memvirt_vm *vm);
 int memvirt_vm_set_policy(struct memvirt_vm *vm, u32 which, u64 shares,
 			  u64 reservation_pages, u64 limit_pages);
 int memvirt_vm_set_budget(u64 budget_pages);

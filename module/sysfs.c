@@ -229,8 +229,7 @@ MEMVIRT_VM_ATTR_RO(size);
 
 static ssize_t vm_zero_show(struct memvirt_vm *vm, char *buf)
 {
-	return sysfs_emit(buf, "%llu\n",
-			  memvirt_vm_zero_pages(vm, i_size_read(vm->mapping->host)));
+	return sysfs_emit(buf, "%llu\n", memvirt_vm_zero_pages(vm));
 }
 MEMVIRT_VM_ATTR_RO(zero);
 

@@ -35,16 +35,16 @@ static LIST_HEAD(memvirt_vms);
 static DEFINE_MUTEX(memvirt_vms_lock);
 
 /* Most bytes guest sizes may add up to. Caller holds memvirt_commit_lock. */
-u64 memvirt_vm_commit_limit(void)
+static u64 memvirt_vm_commit_limit(void)
 {
 	lockdep_assert_held(&memvirt_commit_lock);
 	return div_u64(memvirt.budget_pages * PAGE_SIZE * memvirt.overcommit_ratio, 100);
 }
 
 /* Gfns that read as zero and hold nothing. */
-u64 memvirt_vm_zero_pages(struct memvirt_vm *vm, u64 size)
+u64 memvirt_vm_zero_pages(struct memvirt_vm *vm)
 {
-	u64 pages = memvirt_bytes_to_pages(size);
+	u64 pages = memvirt_bytes_to_pages(i_size_read(vm->mapping->host));
 	u64 resident = atomic_long_read(&vm->stats.resident);
 
 	return pages > resident ? pages - resident : 0;

@@ -5,10 +5,15 @@
  * Every ioctl is issued on an open memvirtfs regular file (one VM's guest
  * RAM). Rules, after Documentation/process/botching-up-ioctls.rst:
  *
- *  - every struct starts with @size (the caller's sizeof, so the struct can
- *    grow: the kernel accepts a larger @size, up to 4096, if the extra bytes
- *    are zero, else -E2BIG; it writes back only its own struct, with @size
- *    set to its own size) and @flags; unknown flag bits: -EINVAL;
+ *  - every struct starts with @size (the caller's sizeof) and @flags, so
+ *    the struct can grow: the command number is matched on its type and
+ *    number only (never on the size _IOC encodes), and the size is taken
+ *    from @size. A larger struct than the kernel's is accepted, up to 4096
+ *    bytes, if the extra bytes are zero (-E2BIG otherwise); a smaller one
+ *    is accepted down to the struct's first published size
+ *    (MEMVIRT_*_SIZE_VER0; -EINVAL below), its missing fields read as zero.
+ *    The kernel writes back min(@size, its own size) bytes, with @size set
+ *    to that. Unknown flag bits: -EINVAL;
  *  - all fields are __u64 or naturally aligned __u32 pairs, no implicit
  *    padding; @reserved fields must be zero on input (-EINVAL otherwise) and
  *    are returned as zero;
@@ -42,6 +47,16 @@
  * @mkwrite:	out: write notifications (->page_mkwrite): the first write to a
  *		page through a mapping after it was mapped or cleaned.
  * @reserved:	must be zero on input; zero on output.
+ *
+ * Added in version 2 (size 160):
+ * @zero_maps:	out: read faults on a gfn holding no page, served with a
+ *		read-only zero frame (nothing allocated).
+ * @cow_breaks:	out: writes that replaced a read-only frame (a zero frame,
+ *		later a shared frame) with a private copy.
+ * @pinned_skips: out: pages the reclaim protocol left alone because a
+ *		reference other than memvirt's held them (GUP pins, vhost,
+ *		a pipe buffer).
+ * @reclaimed:	out: pages taken away by the reclaim protocol.
  */
 struct memvirt_stats {
 	__u32 size;
@@ -54,7 +69,15 @@ struct memvirt_stats {
 	__u64 punched;
 	__u64 mkwrite;
 	__u64 reserved[8];
+	/* version 2 */
+	__u64 zero_maps;
+	__u64 cow_breaks;
+	__u64 pinned_skips;
+	__u64 reclaimed;
 };
+
+#define MEMVIRT_STATS_SIZE_VER0	128	/* version 1, up to @reserved */
+#define MEMVIRT_STATS_SIZE_VER1	160	/* version 2, up to @reclaimed */
 
 /* Per-gfn state codes of MEMVIRT_IOC_QUERY_RANGE (low nibble of a byte). */
 #define MEMVIRT_GFN_ABSENT	0	/* never populated: reads as zero */
@@ -95,6 +118,8 @@ struct memvirt_range_query {
 	__u64 reserved[4];
 };
 
+#define MEMVIRT_RANGE_QUERY_SIZE_VER0	64
+
 /* No limit: struct memvirt_policy.limit_bytes. */
 #define MEMVIRT_LIMIT_NONE	(~0ULL)
 #define MEMVIRT_SHARES_MIN	1
@@ -130,9 +155,52 @@ struct memvirt_policy {
 	__u64 reserved[5];
 };
 
+#define MEMVIRT_POLICY_SIZE_VER0	72
+
+/* Modes of MEMVIRT_IOC_RECLAIM (struct memvirt_reclaim.mode). */
+#define MEMVIRT_RECLAIM_ZERO	1	/* private pages that hold only zeroes -> ZERO */
+
+/* At most this many gfns per MEMVIRT_IOC_RECLAIM call. */
+#define MEMVIRT_RECLAIM_MAX	(1ULL << 30)
+
+/**
+ * struct memvirt_reclaim - MEMVIRT_IOC_RECLAIM: force reclaim of a range.
+ * @size:	in: sizeof(struct memvirt_reclaim).
+ * @flags:	in: must be 0.
+ * @mode:	in: MEMVIRT_RECLAIM_*: what to take. MEMVIRT_RECLAIM_ZERO frees
+ *		every private page of the range whose 4 KiB are all zero and
+ *		leaves its gfn ZERO.
+ * @start_gfn:	in: first frame (page index in the file).
+ * @nr_gfns:	in: number of frames, 1..MEMVIRT_RECLAIM_MAX; the range must
+ *		lie inside the file (-EINVAL otherwise).
+ * @scanned:	out: private pages examined.
+ * @reclaimed:	out: pages freed.
+ * @pinned_skips: out: pages skipped because something besides memvirt held
+ *		a reference (GUP pin, vhost, a pipe buffer).
+ * @reserved:	must be zero on input; zero on output.
+ *
+ * Research and test hook, like the other modes later issues add: the
+ * pages go through the same reclaim protocol as automatic reclaim. Needs
+ * CAP_SYS_ADMIN (-EPERM). A fatal signal ends it early with -EINTR.
+ */
+struct memvirt_reclaim {
+	__u32 size;
+	__u32 flags;
+	__u64 mode;
+	__u64 start_gfn;
+	__u64 nr_gfns;
+	__u64 scanned;
+	__u64 reclaimed;
+	__u64 pinned_skips;
+	__u64 reserved[8];
+};
+
+#define MEMVIRT_RECLAIM_SIZE_VER0	120
+
 #define MEMVIRT_IOC_GET_STATS	_IOWR(MEMVIRT_IOCTL_BASE, 0x00, struct memvirt_stats)
 #define MEMVIRT_IOC_QUERY_RANGE	_IOW(MEMVIRT_IOCTL_BASE, 0x01, struct memvirt_range_query)
 #define MEMVIRT_IOC_GET_POLICY	_IOWR(MEMVIRT_IOCTL_BASE, 0x02, struct memvirt_policy)
 #define MEMVIRT_IOC_SET_POLICY	_IOW(MEMVIRT_IOCTL_BASE, 0x03, struct memvirt_policy)
+#define MEMVIRT_IOC_RECLAIM	_IOWR(MEMVIRT_IOCTL_BASE, 0x04, struct memvirt_reclaim)
 
 #endif /* _UAPI_LINUX_MEMVIRT_H */

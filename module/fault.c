@@ -65,19 +65,24 @@ static u64 memvirt_vm_pages(struct memvirt_vm *vm)
  * @op:		MEMVIRT_OP_PUNCH (leaves ZERO; invalidate_lock held shared),
  *		_TRUNCATE or _TEARDOWN (leave ABSENT; held exclusively).
  *
- * Return: pages freed.
+ * @freed:	pages freed, added to.
+ *
+ * Return: 0, or -EIO if a gfn's state is one this version cannot discard
+ * (the other gfns were done).
  */
-u64 memvirt_vm_discard(struct memvirt_vm *vm, u64 start, u64 end, enum memvirt_op op)
+int memvirt_vm_discard(struct memvirt_vm *vm, u64 start, u64 end, enum memvirt_op op,
+		       u64 *freed)
 {
 	struct memvirt_range_result res = {};
+	int err;
 
 	lockdep_assert_held(&vm->mapping->invalidate_lock);
 	if (start >= end)
 		return 0;
-	/* Punch, truncate and teardown refuse only states not built yet. */
-	memvirt_store_range(vm, start, end, op, &res);
+	err = memvirt_store_range(vm, start, end, op, &res);
 	trace_discard(vm->id, start, end - start, res.done);
-	return res.done;
+	*freed += res.done;
+	return err;
 }
 
 /**

@@ -139,6 +139,7 @@ static int memvirt_set_size(struct inode *inode, loff_t size)
 	loff_t old = i_size_read(inode);
 	u64 new_pages = memvirt_bytes_to_pages(size);
 	struct page *page;
+	u64 freed = 0;
 	int err;
 
 	if (size == old)
@@ -152,7 +153,9 @@ static int memvirt_set_size(struct inode *inode, loff_t size)
 	}
 	filemap_invalidate_lock(mapping);
 	i_size_write(inode, size);
-	memvirt_vm_discard(vm, new_pages, memvirt_bytes_to_pages(old), MEMVIRT_OP_TRUNCATE);
+	/* A shrink cannot fail; a refused gfn (-EIO) was logged and is kept. */
+	memvirt_vm_discard(vm, new_pages, memvirt_bytes_to_pages(old), MEMVIRT_OP_TRUNCATE,
+			   &freed);
 	/* The tail of a partial last page must read as zero if regrown. */
 	if (offset_in_page(size)) {
 		page = memvirt_store_get_page(vm, new_pages - 1, MEMVIRT_OP_READ);
@@ -243,7 +246,8 @@ static long memvirt_punch(struct inode *inode, loff_t off, loff_t len)
 {
 	struct memvirt_vm *vm = inode->i_private;
 	struct address_space *mapping = inode->i_mapping;
-	u64 start = off >> PAGE_SHIFT, end, freed;
+	u64 start = off >> PAGE_SHIFT, end, freed = 0;
+	int err;
 
 	if (!PAGE_ALIGNED(off) || !PAGE_ALIGNED(len)) {
 		pr_warn_ratelimited("vm %llu: punch of [%lld, +%lld) refused: offset and length must be multiples of %lu\n",
@@ -258,10 +262,10 @@ static long memvirt_punch(struct inode *inode, loff_t off, loff_t len)
 	filemap_invalidate_lock_shared(mapping);
 	end = min_t(u64, (off + len) >> PAGE_SHIFT,
 		    memvirt_bytes_to_pages(i_size_read(inode)));
-	freed = memvirt_vm_discard(vm, start, end, MEMVIRT_OP_PUNCH);
+	err = memvirt_vm_discard(vm, start, end, MEMVIRT_OP_PUNCH, &freed);
 	atomic_long_add(freed, &vm->stats.punched);
 	filemap_invalidate_unlock_shared(mapping);
-	return 0;
+	return err;
 }
 
 static long memvirt_fill(struct inode *inode, int mode, loff_t off, loff_t len)

@@ -194,7 +194,8 @@ void memvirt_vm_free(struct memvirt_vm *vm);
 
 /* fault.c: the fault path, read, write, populate and punch. */
 extern const struct vm_operations_struct memvirt_vm_ops;
-u64 memvirt_vm_discard(struct memvirt_vm *vm, u64 start, u64 end, enum memvirt_op op);
+int memvirt_vm_discard(struct memvirt_vm *vm, u64 start, u64 end, enum memvirt_op op,
+		       u64 *freed);
 int memvirt_vm_populate(struct memvirt_vm *vm, u64 start, u64 end);
 ssize_t memvirt_vm_copy(struct memvirt_vm *vm, struct kiocb *iocb,
 			struct iov_iter *iter, bool write);

@@ -637,8 +637,8 @@ static int memvirt_store_do_run(struct memvirt_vm *vm, struct memvirt_store_run 
  * reclaim early (not punch, truncate or teardown, which must finish).
  *
  * Return: 0; -EINTR if a fatal signal ended reclaim; -EIO if a gfn's state
- * cannot undergo @op (the other gfns were done); -ENOMEM if the run's
- * state could not be allocated.
+ * cannot undergo @op (the other gfns were done); -ENOMEM (reclaim only) if
+ * the run's state could not be allocated.
  */
 int memvirt_store_range(struct memvirt_vm *vm, u64 start, u64 end, enum memvirt_op op,
 			struct memvirt_range_result *res)
@@ -648,7 +648,8 @@ int memvirt_store_range(struct memvirt_vm *vm, u64 start, u64 end, enum memvirt_
 	struct memvirt_p2m_iter iter;
 	int err = 0, ret;
 
-	run = kmalloc(sizeof(*run), GFP_KERNEL);
+	/* Punch, truncate and teardown must not fail halfway: a small NOFAIL. */
+	run = kmalloc(sizeof(*run), interruptible ? GFP_KERNEL : GFP_KERNEL | __GFP_NOFAIL);
 	if (!run)
 		return -ENOMEM;
 	run->op = op;

@@ -187,6 +187,8 @@ void memvirt_vm_free(struct memvirt_vm *vm)
  */
 void memvirt_vm_destroy(struct memvirt_vm *vm)
 {
+	u64 freed = 0;
+
 	mutex_lock(&memvirt_vms_lock);
 	list_del_init(&vm->node);
 	mutex_unlock(&memvirt_vms_lock);
@@ -202,7 +204,7 @@ void memvirt_vm_destroy(struct memvirt_vm *vm)
 
 	/* The whole P2M, not just up to i_size: nothing may leak. */
 	filemap_invalidate_lock(vm->mapping);
-	memvirt_vm_discard(vm, 0, MEMVIRT_P2M_MAX_GFN + 1, MEMVIRT_OP_TEARDOWN);
+	memvirt_vm_discard(vm, 0, MEMVIRT_P2M_MAX_GFN + 1, MEMVIRT_OP_TEARDOWN, &freed);
 	filemap_invalidate_unlock(vm->mapping);
 
 	mutex_lock(&memvirt_commit_lock);

@@ -54,7 +54,7 @@
 /* Pages of the file; faults and I/O check gfns against it under invalidate_lock. */
 static u64 memvirt_vm_pages(struct memvirt_vm *vm)
 {
-	return memvirt_bytes_to_pages(i_size_read(vm->mapping->host));
+	return PFN_UP(i_size_read(vm->mapping->host));
 }
 
 /**

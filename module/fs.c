@@ -137,11 +137,12 @@ static int memvirt_set_size(struct inode *inode, loff_t size)
 	struct memvirt_vm *vm = inode->i_private;
 	struct address_space *mapping = inode->i_mapping;
 	loff_t old = i_size_read(inode);
-	u64 new_pages = memvirt_bytes_to_pages(size);
+	u64 new_pages = PFN_UP(size);
 	struct page *page;
 	u64 freed = 0;
 	int err;
 
+	lockdep_assert_held(&inode->i_rwsem);
 	if (size == old)
 		return 0;
 	err = memvirt_vm_resize(vm, size);
@@ -154,7 +155,7 @@ static int memvirt_set_size(struct inode *inode, loff_t size)
 	filemap_invalidate_lock(mapping);
 	i_size_write(inode, size);
 	/* A shrink cannot fail; a refused gfn (-EIO) was logged and is kept. */
-	memvirt_vm_discard(vm, new_pages, memvirt_bytes_to_pages(old), MEMVIRT_OP_TRUNCATE,
+	memvirt_vm_discard(vm, new_pages, PFN_UP(old), MEMVIRT_OP_TRUNCATE,
 			   &freed);
 	/* The tail of a partial last page must read as zero if regrown. */
 	if (offset_in_page(size)) {
@@ -261,7 +262,7 @@ static long memvirt_punch(struct inode *inode, loff_t off, loff_t len)
 	 */
 	filemap_invalidate_lock_shared(mapping);
 	end = min_t(u64, (off + len) >> PAGE_SHIFT,
-		    memvirt_bytes_to_pages(i_size_read(inode)));
+		    PFN_UP(i_size_read(inode)));
 	err = memvirt_vm_discard(vm, start, end, MEMVIRT_OP_PUNCH, &freed);
 	atomic_long_add(freed, &vm->stats.punched);
 	filemap_invalidate_unlock_shared(mapping);
@@ -285,7 +286,7 @@ static long memvirt_fill(struct inode *inode, int mode, loff_t off, loff_t len)
 	filemap_invalidate_lock_shared(mapping);
 	end = min(end, i_size_read(inode));
 	err = off < end ? memvirt_vm_populate(vm, off >> PAGE_SHIFT,
-					      memvirt_bytes_to_pages(end)) : 0;
+					      PFN_UP(end)) : 0;
 	filemap_invalidate_unlock_shared(mapping);
 	return err;
 }

@@ -170,11 +170,6 @@ extern struct mutex memvirt_commit_lock;
 #define MEMVIRT_GUEST_GFP	(GFP_HIGHUSER | __GFP_ZERO | __GFP_ACCOUNT)
 #define MEMVIRT_TABLE_GFP	GFP_KERNEL_ACCOUNT
 
-static inline u64 memvirt_bytes_to_pages(u64 bytes)
-{
-	return DIV_ROUND_UP(bytes, PAGE_SIZE);
-}
-
 /* vm.c: VM objects, admission control, lifetime. */
 struct memvirt_vm *memvirt_vm_create(const char *name, struct address_space *mapping);
 void memvirt_vm_destroy(struct memvirt_vm *vm);

@@ -61,7 +61,7 @@ static u64 memvirt_vm_commit_limit(void)
 /* Gfns that read as zero and hold nothing. */
 u64 memvirt_vm_zero_pages(struct memvirt_vm *vm)
 {
-	u64 pages = memvirt_bytes_to_pages(i_size_read(vm->mapping->host));
+	u64 pages = PFN_UP(i_size_read(vm->mapping->host));
 	u64 resident = atomic_long_read(&vm->stats.resident);
 
 	return pages > resident ? pages - resident : 0;
@@ -283,6 +283,7 @@ int memvirt_vm_resize(struct memvirt_vm *vm, u64 new_size)
 	u64 committed, limit;
 	int err = 0;
 
+	lockdep_assert_held(&vm->mapping->host->i_rwsem);
 	mutex_lock(&memvirt_commit_lock);
 	committed = memvirt.committed - vm->size + new_size;
 	limit = memvirt_vm_commit_limit();

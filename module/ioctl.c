@@ -50,7 +50,8 @@ static_assert(_IOC_NR(MEMVIRT_IOC_GET_STATS) == 0 && _IOC_NR(MEMVIRT_IOC_QUERY_R
 	      _IOC_NR(MEMVIRT_IOC_GET_POLICY) == 2 && _IOC_NR(MEMVIRT_IOC_SET_POLICY) == 3 &&
 	      _IOC_NR(MEMVIRT_IOC_RECLAIM) == 4);
 static_assert(MEMVIRT_IOC_GET_STATS == 0xc080b200 && MEMVIRT_IOC_QUERY_RANGE == 0x4040b201 &&
-	      MEMVIRT_IOC_GET_POLICY == 0xc048b202 && MEMVIRT_IOC_SET_POLICY == 0x4048b203);
+	      MEMVIRT_IOC_GET_POLICY == 0xc048b202 && MEMVIRT_IOC_SET_POLICY == 0x4048b203 &&
+	      MEMVIRT_IOC_RECLAIM == 0xc078b204);
 static_assert(offsetof(struct memvirt_stats, flags) == offsetof(struct memvirt_ioctl_head, flags));
 static_assert(offsetof(struct memvirt_range_query, flags) == 4 &&
 	      offsetof(struct memvirt_policy, flags) == 4 &&

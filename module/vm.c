@@ -202,9 +202,14 @@ void memvirt_vm_destroy(struct memvirt_vm *vm)
 	memvirt_debugfs_remove_vm(vm);
 	kobject_del(&vm->kobj);	/* waits for sysfs readers */
 
-	/* The whole P2M, not just up to i_size: nothing may leak. */
+	/*
+	 * Nothing lives past i_size: faults, mkwrite, write and populate
+	 * check it, and truncate discards the tail. memvirt_p2m_destroy()
+	 * warns about any page left behind.
+	 */
 	filemap_invalidate_lock(vm->mapping);
-	memvirt_vm_discard(vm, 0, MEMVIRT_P2M_MAX_GFN + 1, MEMVIRT_OP_TEARDOWN, &freed);
+	memvirt_vm_discard(vm, 0, PFN_UP(i_size_read(vm->mapping->host)), MEMVIRT_OP_TEARDOWN,
+			   &freed);
 	filemap_invalidate_unlock(vm->mapping);
 
 	mutex_lock(&memvirt_commit_lock);

@@ -423,6 +423,8 @@ struct mv_knobs {
 	bool saved;
 	char budget_mb[32];
 	char overcommit_ratio[32];
+	bool has_max_vms;	/* max_vms is newer: saved when it exists */
+	char max_vms[32];
 };
 
 static inline void mv_knobs_save(struct mv_knobs *k)
@@ -432,6 +434,8 @@ static inline void mv_knobs_save(struct mv_knobs *k)
 		   !mv_read_str(MV_SYSFS "/overcommit_ratio",
 				k->overcommit_ratio,
 				sizeof(k->overcommit_ratio));
+	k->has_max_vms = !mv_read_str(MV_SYSFS "/max_vms", k->max_vms,
+				      sizeof(k->max_vms));
 }
 
 static inline int mv_knobs_restore(struct mv_knobs *k)
@@ -448,6 +452,10 @@ static inline int mv_knobs_restore(struct mv_knobs *k)
 	    strcmp(cur, k->overcommit_ratio))
 		ret |= mv_write_str(MV_SYSFS "/overcommit_ratio",
 				    k->overcommit_ratio);
+	if (k->has_max_vms &&
+	    (mv_read_str(MV_SYSFS "/max_vms", cur, sizeof(cur)) ||
+	     strcmp(cur, k->max_vms)))
+		ret |= mv_write_str(MV_SYSFS "/max_vms", k->max_vms);
 	return ret;
 }
 

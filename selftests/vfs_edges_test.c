@@ -363,6 +363,7 @@ static int splice_ranges(void *arg)
 	for (i = 0; i < ARRAY_SIZE(ranges); i++) {
 		loff_t off = ranges[i].off;
 		ssize_t n = splice(self->fd, &off, p[1], NULL, ranges[i].len, 0);
+		ssize_t got, r;
 		unsigned char *buf;
 
 		if (n != (ssize_t)ranges[i].len) {
@@ -372,8 +373,17 @@ static int splice_ranges(void *arg)
 			return 1;
 		}
 		buf = malloc(n);
-		if (!buf || read(p[0], buf, n) != n)
+		if (!buf)
 			return 98;
+		for (got = 0; got < n; got += r) {
+			r = read(p[0], buf + got, n - got);
+			if (r <= 0) {
+				self->out->ret = r;
+				self->out->err = errno;
+				self->out->aux = i;
+				return 3;
+			}
+		}
 		if (first_diff(buf, ranges[i].off, n) != -1) {
 			self->out->aux = i;
 			self->out->ret = first_diff(buf, ranges[i].off, n);
@@ -389,12 +399,11 @@ TEST_F(edges, splice_to_pipe_matches_pread)
 	unsigned int i;
 	int ret;
 
-	if (variant->hole)
-		SKIP(return, "ranges cover written pages and holes; run once");
 	for (i = 0; i < ARRAY_SIZE(ranges); i++)
 		check_reference(_metadata, self->fd, ranges[i].off, ranges[i].len);
 	ret = mv_bounded(BOUND_SECS, splice_ranges, self);
-	EXPECT_EQ(0, ret) TH_LOG("range %lld: %s; splice returned %zd (%s)",
+	/* 1: splice was short; 2: wrong byte (ret: offset); 3: pipe read */
+	EXPECT_EQ(0, ret) TH_LOG("range %lld: %s; returned %zd (%s)",
 				 self->out->aux, mv_bounded_str(ret),
 				 self->out->ret, strerror(self->out->err));
 }
@@ -403,8 +412,6 @@ TEST_F(edges, sendfile_matches_pread)
 {
 	unsigned int i;
 
-	if (variant->hole)
-		SKIP(return, "ranges cover written pages and holes; run once");
 	for (i = 0; i < ARRAY_SIZE(ranges); i++) {
 		size_t len = ranges[i].len;
 		off_t off = ranges[i].off;
@@ -436,8 +443,6 @@ TEST_F(edges, copy_file_range_matches_pread)
 	unsigned int i;
 	int dfd;
 
-	if (variant->hole)
-		SKIP(return, "ranges cover written pages and holes; run once");
 	snprintf(dst, sizeof(dst), "%s/dst", self->dir);
 	dfd = mv_create(dst, NPAGES * MV_PAGE);
 	ASSERT_LE(0, dfd);

@@ -86,7 +86,7 @@ FIXTURE_TEARDOWN(numa)
 		mv_rm_rf(self->dir);
 }
 
-static u64 vmstat(const char *name)
+static u64 vmstat_value(const char *name)
 {
 	char line[256], key[128];
 	unsigned long long v;
@@ -106,7 +106,7 @@ static u64 vmstat(const char *name)
 static u64 touch_for_a_while(unsigned char *map)
 {
 	time_t end = time(NULL) + TOUCH_SECS;
-	u64 before = vmstat("numa_pte_updates");
+	u64 before = vmstat_value("numa_pte_updates");
 	unsigned char v = 1;
 	size_t i;
 
@@ -115,7 +115,7 @@ static u64 touch_for_a_while(unsigned char *map)
 			MV_WRITE_ONCE(map[i * MV_PAGE], v);
 		v++;
 	}
-	return vmstat("numa_pte_updates") - before;
+	return vmstat_value("numa_pte_updates") - before;
 }
 
 TEST_F_TIMEOUT(numa, memvirt_ptes_not_scanned_anon_are, 60)

@@ -321,8 +321,6 @@ static int aio_pread_bad(void *arg)
 TEST_F(edges, aio_pread_bad_buffer_efault)
 {
 	bounded(_metadata, self, aio_pread_bad, "io_submit(IOCB_CMD_PREAD, NULL)");
-	if (self->out->ret == -3 && self->out->err == ENOSYS)
-		SKIP(return, "Linux AIO is not built in (CONFIG_AIO=n)");
 	ASSERT_EQ(1, self->out->ret) TH_LOG("io_submit/io_getevents: %s",
 					    strerror(self->out->err));
 	EXPECT_EQ(-EFAULT, self->out->aux);

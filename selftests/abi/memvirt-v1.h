@@ -5,8 +5,9 @@
  * built against version 1 carry, and selftests/abi_test.c, built from it
  * rather than from the live header, proves that the module still serves
  * them. A new ABI version gets a new frozen copy next to this one.
+ * Below this comment the file is verbatim, except for its SPDX line, which
+ * is the first line above.
  */
-/* SPDX-License-Identifier: GPL-2.0 WITH Linux-syscall-note */
 /*
  * memvirt ioctl ABI. The only memvirt header userspace includes.
  *

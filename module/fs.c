@@ -152,10 +152,10 @@ static int memvirt_set_size(struct inode *inode, loff_t size)
 	}
 	filemap_invalidate_lock(mapping);
 	i_size_write(inode, size);
-	memvirt_vm_discard(vm, new_pages, memvirt_bytes_to_pages(old), MEMVIRT_P2M_ABSENT);
+	memvirt_vm_discard(vm, new_pages, memvirt_bytes_to_pages(old), MEMVIRT_OP_TRUNCATE);
 	/* The tail of a partial last page must read as zero if regrown. */
 	if (offset_in_page(size)) {
-		page = memvirt_vm_get_page(vm, new_pages - 1, false);
+		page = memvirt_store_get_page(vm, new_pages - 1, MEMVIRT_OP_READ);
 		if (!IS_ERR_OR_NULL(page)) {
 			zero_user_segment(page, offset_in_page(size), PAGE_SIZE);
 			put_page(page);
@@ -217,7 +217,10 @@ static int memvirt_mmap(struct file *file, struct vm_area_struct *vma)
 
 static ssize_t memvirt_read_iter(struct kiocb *iocb, struct iov_iter *to)
 {
-	return memvirt_vm_copy(memvirt_file_vm(iocb->ki_filp), iocb, to, false);
+	ssize_t ret = memvirt_vm_copy(memvirt_file_vm(iocb->ki_filp), iocb, to, false);
+
+	file_accessed(iocb->ki_filp);
+	return ret;
 }
 
 static ssize_t memvirt_write_iter(struct kiocb *iocb, struct iov_iter *from)
@@ -247,12 +250,17 @@ static long memvirt_punch(struct inode *inode, loff_t off, loff_t len)
 				    vm->id, off, len, PAGE_SIZE);
 		return -EINVAL;
 	}
-	filemap_invalidate_lock(mapping);
+	/*
+	 * Shared: faults in the rest of the VM go on (the reclaim protocol
+	 * needs only gfn and page locks); i_size cannot change, as truncate
+	 * takes it exclusively.
+	 */
+	filemap_invalidate_lock_shared(mapping);
 	end = min_t(u64, (off + len) >> PAGE_SHIFT,
 		    memvirt_bytes_to_pages(i_size_read(inode)));
-	freed = memvirt_vm_discard(vm, start, end, MEMVIRT_P2M_ZERO);
+	freed = memvirt_vm_discard(vm, start, end, MEMVIRT_OP_PUNCH);
 	atomic_long_add(freed, &vm->stats.punched);
-	filemap_invalidate_unlock(mapping);
+	filemap_invalidate_unlock_shared(mapping);
 	return 0;
 }
 
@@ -326,10 +334,11 @@ static int memvirt_show_options(struct seq_file *m, struct dentry *root)
 {
 	struct inode *inode = d_inode(root);
 
+	/* In the reader's user namespace, as stat() would show them. */
 	if (!uid_eq(inode->i_uid, GLOBAL_ROOT_UID))
-		seq_printf(m, ",uid=%u", from_kuid_munged(&init_user_ns, inode->i_uid));
+		seq_printf(m, ",uid=%u", from_kuid_munged(seq_user_ns(m), inode->i_uid));
 	if (!gid_eq(inode->i_gid, GLOBAL_ROOT_GID))
-		seq_printf(m, ",gid=%u", from_kgid_munged(&init_user_ns, inode->i_gid));
+		seq_printf(m, ",gid=%u", from_kgid_munged(seq_user_ns(m), inode->i_gid));
 	if ((inode->i_mode & S_IALLUGO) != MEMVIRT_ROOT_MODE_DEFAULT)
 		seq_printf(m, ",mode=%o", inode->i_mode & S_IALLUGO);
 	return 0;

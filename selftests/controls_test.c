@@ -72,11 +72,7 @@ FIXTURE_SETUP(ctl)
 
 	self->fd = -1;
 	self->rofd = -1;
-	ret = mv_ensure_mounted();
-	if (ret == -ENODEV)
-		MV_SETUP_SKIP("memvirtfs is not registered (memvirt.ko not loaded)");
-	ASSERT_EQ(0, ret) TH_LOG("mount memvirtfs at %s: %s", MV_MNT,
-				 strerror(-ret));
+	MV_SETUP_MOUNTED();
 	mv_knobs_save(&self->knobs);
 	ASSERT_EQ(0, mv_make_testdir(self->dir, sizeof(self->dir), "ctl"));
 	snprintf(self->path, sizeof(self->path), "%s/vm", self->dir);
@@ -199,14 +195,6 @@ static void round_trip(struct __test_metadata *_metadata, const char *path,
 	EXPECT_STREQ(want, buf) TH_LOG("after '%s' > %s", shown(val), path);
 }
 
-static void stats(struct __test_metadata *_metadata, int fd,
-		  struct memvirt_stats *st)
-{
-	int ret = mv_get_stats(fd, st);
-
-	ASSERT_EQ(0, ret) TH_LOG("MEMVIRT_IOC_GET_STATS: %s", strerror(-ret));
-}
-
 static void policy(struct __test_metadata *_metadata, int fd,
 		   struct memvirt_policy *p)
 {
@@ -228,16 +216,6 @@ static void touch_write(ctl_t *self, size_t gfn, unsigned char v)
 static int punch(int fd, size_t gfn, size_t nr)
 {
 	return fallocate(fd, PUNCH, gfn * MV_PAGE, nr * MV_PAGE) ? -errno : 0;
-}
-
-static u64 vm_id_of(struct __test_metadata *_metadata, const char *path)
-{
-	u64 id = 0;
-
-	ASSERT_EQ(0, mv_vm_by_name(mv_fs_name(path), &id))
-		TH_LOG("no /sys/kernel/memvirt/vms/<id> named %s",
-		       mv_fs_name(path));
-	return id;
 }
 
 static const char *const bad_numbers[] = {
@@ -405,7 +383,7 @@ TEST_F(ctl, resident_pages_counts_touched_pages)
 	for (i = 0; i < 5; i++)
 		touch_write(self, i * 8, 1);
 	EXPECT_EQ(g0 + 5, read_u64(_metadata, path));
-	stats(_metadata, self->fd, &st);
+	mv_stats_get(_metadata, self->fd, &st);
 	EXPECT_EQ(5ULL, st.resident);
 	ASSERT_EQ(0, punch(self->fd, 0, 1));
 	EXPECT_EQ(g0 + 4, read_u64(_metadata, path));
@@ -485,7 +463,7 @@ TEST_F(ctl, vm_counters_match_get_stats)
 	touch_write(self, 20, 1);
 	touch_write(self, 40, 1);
 	ASSERT_EQ(0, punch(self->fd, 40, 2));
-	stats(_metadata, self->fd, &st);
+	mv_stats_get(_metadata, self->fd, &st);
 	EXPECT_EQ(self->id, st.vm_id);
 	EXPECT_EQ(st.size_bytes, read_u64(_metadata, vm_attr(self, "size")));
 	EXPECT_EQ(st.resident, read_u64(_metadata, vm_attr(self, "resident")));
@@ -567,7 +545,7 @@ TEST_F(ctl, reservation_mb_sum_over_budget_enospc)
 	snprintf(p2, sizeof(p2), "%s/vm2", self->dir);
 	fd2 = mv_create(p2, MV_PAGE);
 	ASSERT_LE(0, fd2);
-	mv_vm_path(vpath, sizeof(vpath), vm_id_of(_metadata, p2),
+	mv_vm_path(vpath, sizeof(vpath), mv_vm_id(_metadata, p2),
 		   "reservation_mb");
 	snprintf(val, sizeof(val), "%llu\n", (unsigned long long)budget - 8);
 	store(_metadata, path, val, 0);
@@ -1359,7 +1337,7 @@ TEST_F(ctl, stats_fresh_vm)
 	struct memvirt_stats st;
 	unsigned int i;
 
-	stats(_metadata, self->fd, &st);
+	mv_stats_get(_metadata, self->fd, &st);
 	EXPECT_EQ(self->id, st.vm_id);
 	EXPECT_EQ(NPAGES * MV_PAGE, st.size_bytes);
 	EXPECT_EQ(0ULL, st.resident);
@@ -1383,7 +1361,7 @@ TEST_F(ctl, stats_read_faults)
 
 	for (i = 0; i < 4; i++)
 		EXPECT_EQ(0, touch_read(self, i * 16));
-	stats(_metadata, self->fd, &st);
+	mv_stats_get(_metadata, self->fd, &st);
 	EXPECT_EQ(4ULL, st.faults);
 	EXPECT_EQ(4ULL, st.zero_maps);
 	EXPECT_EQ(0ULL, st.resident) TH_LOG("a read fault allocated");
@@ -1396,7 +1374,7 @@ TEST_F(ctl, stats_read_faults)
 	/* Reading again faults no more. */
 	for (i = 0; i < 4; i++)
 		touch_read(self, i * 16);
-	stats(_metadata, self->fd, &st);
+	mv_stats_get(_metadata, self->fd, &st);
 	EXPECT_EQ(4ULL, st.faults);
 	EXPECT_EQ(4ULL, st.zero_maps);
 }
@@ -1411,7 +1389,7 @@ TEST_F(ctl, stats_read_only_mapping_maps_zero_frame)
 	ASSERT_NE(MAP_FAILED, ro);
 	for (i = 0; i < 3; i++)
 		EXPECT_EQ(0, MV_READ_ONCE(ro[(10 + i) * MV_PAGE + 99]));
-	stats(_metadata, self->fd, &st);
+	mv_stats_get(_metadata, self->fd, &st);
 	EXPECT_EQ(3ULL, st.faults);
 	EXPECT_EQ(3ULL, st.zero_maps);
 	EXPECT_EQ(0ULL, st.resident);
@@ -1435,7 +1413,7 @@ TEST_F(ctl, stats_pread_of_holes_allocates_nothing)
 			break;
 	EXPECT_EQ(sizeof(buf), i) TH_LOG("byte %u of a hole is 0x%x", i,
 					 i < sizeof(buf) ? buf[i] : 0);
-	stats(_metadata, self->fd, &st);
+	mv_stats_get(_metadata, self->fd, &st);
 	EXPECT_EQ(0ULL, st.resident);
 	EXPECT_EQ(0ULL, st.zero_maps);
 	EXPECT_EQ(0ULL, st.faults);
@@ -1452,7 +1430,7 @@ TEST_F(ctl, stats_write_after_read_breaks_cow)
 		touch_read(self, 30 + i);
 	for (i = 0; i < 3; i++)
 		touch_write(self, 30 + i, 0x60 + i);
-	stats(_metadata, self->fd, &st);
+	mv_stats_get(_metadata, self->fd, &st);
 	EXPECT_EQ(3ULL, st.zero_maps);
 	EXPECT_EQ(3ULL, st.cow_breaks);
 	EXPECT_EQ(3ULL, st.resident);
@@ -1477,19 +1455,19 @@ TEST_F(ctl, stats_mkwrite_after_read)
 	/* A private page, mapped read-only by a read: the store is a mkwrite. */
 	ASSERT_EQ(1, pwrite(self->fd, &c, 1, 8 * MV_PAGE));
 	EXPECT_EQ(9, touch_read(self, 8));
-	stats(_metadata, self->fd, &before);
+	mv_stats_get(_metadata, self->fd, &before);
 	EXPECT_EQ(0ULL, before.mkwrite);
 	EXPECT_EQ(1ULL, before.faults);
 	EXPECT_EQ(0ULL, before.zero_maps);
 	touch_write(self, 8, 1);
-	stats(_metadata, self->fd, &after);
+	mv_stats_get(_metadata, self->fd, &after);
 	EXPECT_EQ(1ULL, after.mkwrite);
 	EXPECT_EQ(1ULL, after.resident);
 	EXPECT_EQ(before.faults, after.faults);
 	EXPECT_EQ(0ULL, after.cow_breaks);
 	/* Writing again: the PTE is writable now. */
 	touch_write(self, 8, 2);
-	stats(_metadata, self->fd, &before);
+	mv_stats_get(_metadata, self->fd, &before);
 	EXPECT_EQ(after.mkwrite, before.mkwrite);
 }
 
@@ -1500,10 +1478,10 @@ TEST_F(ctl, stats_punch_counts_freed_pages)
 
 	for (i = 0; i < 4; i++)
 		touch_write(self, i, 1);
-	stats(_metadata, self->fd, &before);
+	mv_stats_get(_metadata, self->fd, &before);
 	/* Six pages, four of them populated. */
 	ASSERT_EQ(0, punch(self->fd, 0, 6));
-	stats(_metadata, self->fd, &after);
+	mv_stats_get(_metadata, self->fd, &after);
 	EXPECT_EQ(before.punched + 4, after.punched);
 	EXPECT_EQ(before.resident - 4, after.resident);
 	EXPECT_EQ(before.zero + 4, after.zero);
@@ -1517,9 +1495,9 @@ TEST_F(ctl, stats_shrink_frees_without_punch)
 	touch_write(self, 40, 1);
 	touch_write(self, 50, 1);
 	touch_write(self, 63, 1);
-	stats(_metadata, self->fd, &before);
+	mv_stats_get(_metadata, self->fd, &before);
 	ASSERT_EQ(0, ftruncate(self->fd, 32 * MV_PAGE));
-	stats(_metadata, self->fd, &after);
+	mv_stats_get(_metadata, self->fd, &after);
 	EXPECT_EQ(before.resident - 3, after.resident);
 	EXPECT_EQ(before.punched, after.punched);
 	EXPECT_EQ(32 * MV_PAGE, after.size_bytes);
@@ -1667,7 +1645,7 @@ TEST_F_TIMEOUT(ctl, gib_pread_allocates_nothing, 300)
 				break;
 		ASSERT_EQ(MV_MIB, i) TH_LOG("non-zero at %zu", off + i);
 	}
-	stats(_metadata, fd, &st);
+	mv_stats_get(_metadata, fd, &st);
 	EXPECT_EQ(0ULL, st.resident);
 	EXPECT_EQ(0ULL, st.zero_maps);
 	EXPECT_EQ(GIB / MV_PAGE, st.zero);
@@ -1688,7 +1666,7 @@ TEST_F_TIMEOUT(ctl, gib_read_mapping_allocates_nothing, 600)
 	for (off = 0; off < GIB; off += MV_PAGE)
 		sum += MV_READ_ONCE(map[off]);
 	EXPECT_EQ(0U, sum);
-	stats(_metadata, fd, &st);
+	mv_stats_get(_metadata, fd, &st);
 	EXPECT_EQ(0ULL, st.resident) TH_LOG("reading the whole VM allocated");
 	EXPECT_EQ(GIB / MV_PAGE, st.zero_maps);
 	EXPECT_EQ(GIB / MV_PAGE, st.faults);

@@ -259,20 +259,24 @@ void memvirt_vm_end_work(struct memvirt_vm *vm)
  * @start:	first gfn.
  * @end:	first gfn past the range (exclusive).
  * @mode:	MEMVIRT_RECLAIM_*.
- * @res:	what was done.
+ * @res:	what was done, added to (a caller may sum several calls).
  *
  * Return: 0, -EINVAL for an unknown mode, -EINTR on a fatal signal.
  */
 int memvirt_vm_reclaim(struct memvirt_vm *vm, u64 start, u64 end, u64 mode,
 		       struct memvirt_range_result *res)
 {
+	struct memvirt_range_result this = {};
 	int err;
 
 	if (mode != MEMVIRT_RECLAIM_ZERO)
 		return -EINVAL;
-	err = memvirt_store_range(vm, start, end, MEMVIRT_OP_RECLAIM_ZERO, res);
-	atomic_long_add(res->done, &vm->stats.reclaimed);
-	trace_reclaim(vm->id, mode, start, end - start, res->scanned, res->done, res->pinned);
+	err = memvirt_store_range(vm, start, end, MEMVIRT_OP_RECLAIM_ZERO, &this);
+	atomic_long_add(this.done, &vm->stats.reclaimed);
+	trace_reclaim(vm->id, mode, start, end - start, this.scanned, this.done, this.pinned);
+	res->scanned += this.scanned;
+	res->done += this.done;
+	res->pinned += this.pinned;
 	return err;
 }
 

@@ -247,7 +247,8 @@ TEST_F(rc, bad_arguments_einval)
 		EXPECT_EQ(-EINVAL, ret) TH_LOG("%s: %s", bad[i].what,
 					       strerror(-ret));
 	}
-	for (i = 0; i < 32; i++) {
+	/* Bit 0 is MEMVIRT_RECLAIM_ASYNC (lifetime_test covers it). */
+	for (i = 1; i < 32; i++) {
 		memset(&r, 0, sizeof(r));
 		r.size = sizeof(r);
 		r.flags = 1U << i;

@@ -197,10 +197,19 @@ struct memvirt_reclaim {
 
 #define MEMVIRT_RECLAIM_SIZE_VER0	120
 
-#define MEMVIRT_IOC_GET_STATS	_IOWR(MEMVIRT_IOCTL_BASE, 0x00, struct memvirt_stats)
-#define MEMVIRT_IOC_QUERY_RANGE	_IOW(MEMVIRT_IOCTL_BASE, 0x01, struct memvirt_range_query)
-#define MEMVIRT_IOC_GET_POLICY	_IOWR(MEMVIRT_IOCTL_BASE, 0x02, struct memvirt_policy)
-#define MEMVIRT_IOC_SET_POLICY	_IOW(MEMVIRT_IOCTL_BASE, 0x03, struct memvirt_policy)
-#define MEMVIRT_IOC_RECLAIM	_IOWR(MEMVIRT_IOCTL_BASE, 0x04, struct memvirt_reclaim)
+/*
+ * Command numbers encode each struct's first published size, so they never
+ * change as the structs grow; the kernel matches type and number only.
+ */
+#define MEMVIRT_IOC_GET_STATS	_IOC(_IOC_READ | _IOC_WRITE, MEMVIRT_IOCTL_BASE, 0x00, \
+				     MEMVIRT_STATS_SIZE_VER0)
+#define MEMVIRT_IOC_QUERY_RANGE	_IOC(_IOC_WRITE, MEMVIRT_IOCTL_BASE, 0x01, \
+				     MEMVIRT_RANGE_QUERY_SIZE_VER0)
+#define MEMVIRT_IOC_GET_POLICY	_IOC(_IOC_READ | _IOC_WRITE, MEMVIRT_IOCTL_BASE, 0x02, \
+				     MEMVIRT_POLICY_SIZE_VER0)
+#define MEMVIRT_IOC_SET_POLICY	_IOC(_IOC_WRITE, MEMVIRT_IOCTL_BASE, 0x03, \
+				     MEMVIRT_POLICY_SIZE_VER0)
+#define MEMVIRT_IOC_RECLAIM	_IOC(_IOC_READ | _IOC_WRITE, MEMVIRT_IOCTL_BASE, 0x04, \
+				     MEMVIRT_RECLAIM_SIZE_VER0)
 
 #endif /* _UAPI_LINUX_MEMVIRT_H */

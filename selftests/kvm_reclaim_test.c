@@ -490,9 +490,12 @@ TEST_F_TIMEOUT(churn, reclaim_while_guest_rewrites, TEST_TIMEOUT_S)
 	EXPECT_EQ(churn_zero_checks(gfn0, n, CHURN_PASSES),
 		  vcpu_report(self->g.vm, 0, VMM_REPORT_ZERO_PAGES, 0));
 	EXPECT_GT(r1 - r0, 0ULL);
-	EXPECT_EQ(0ULL, r.pinned_skips);
-	TH_LOG("%llu reclaim rounds during the guest's run took %llu pages",
-	       r1 - r0, r.reclaimed);
+	/*
+	 * pinned_skips is not checked here: a KVM fault in flight holds a
+	 * transient reference, and skipping that page is the protocol.
+	 */
+	TH_LOG("%llu reclaim rounds during the guest's run took %llu pages, skipped %llu pinned",
+	       r1 - r0, r.reclaimed, r.pinned_skips);
 
 	/* The host sees the last pass's content. */
 	for (i = 0; i < n; i++) {

@@ -23,20 +23,26 @@ static int __init memvirt_init(void)
 
 	/* The budget defaults to all of RAM (whole MiB, as budget_mb shows it). */
 	memvirt.budget_pages = round_down(totalram_pages(), 1UL << (20 - PAGE_SHIFT));
-	err = memvirt_sysfs_init();
+	err = memvirt_zero_frames_init();
 	if (err)
 		return err;
+	err = memvirt_sysfs_init();
+	if (err)
+		goto out_free_zero_frames;
 	memvirt_debugfs_init();
 	err = memvirt_fs_register();
 	if (err)
 		goto out_remove_controls;
-	pr_info("ready: budget %llu MiB, overcommit_ratio %u%%\n",
-		memvirt.budget_pages >> (20 - PAGE_SHIFT), memvirt.overcommit_ratio);
+	pr_info("ready: budget %llu MiB, overcommit_ratio %u%%, max_vms %u\n",
+		memvirt.budget_pages >> (20 - PAGE_SHIFT), memvirt.overcommit_ratio,
+		memvirt.max_vms);
 	return 0;
 
 out_remove_controls:
 	memvirt_debugfs_exit();
 	memvirt_sysfs_exit();
+out_free_zero_frames:
+	memvirt_zero_frames_exit();
 	return err;
 }
 
@@ -45,6 +51,7 @@ static void __exit memvirt_exit(void)
 	memvirt_fs_unregister();
 	memvirt_debugfs_exit();
 	memvirt_sysfs_exit();
+	memvirt_zero_frames_exit();
 }
 
 module_init(memvirt_init);

@@ -8,7 +8,11 @@
  *                zero pages and runs MEMVIRT_IOC_RECLAIM (ZERO) over it, in
  *                a loop;
  *   punch        memvirtfs, the same with fallocate(PUNCH_HOLE) of B;
- *   shmem_punch  a memfd (what hosts use today), refilled and punched.
+ *   shmem_punch  a memfd (what hosts use today), refilled and punched;
+ *   other_vm     memvirtfs, the reclaim loop on range B of another VM's
+ *                file: the same CPU load on the host without sharing any
+ *                lock with the measured VM, the control that tells CPU
+ *                contention from serialization.
  *
  * Each measurement is a fresh one-vCPU VM (selftests/lib) whose guest
  * writes one byte per page of range A (VMM_PROG_TOUCH_TIMED), timing each
@@ -41,7 +45,7 @@
 #define DEFAULT_TIMEOUT	300
 #define FIRST_ROUND_S	60
 
-enum col { COL_IDLE, COL_RECLAIM, COL_PUNCH, COL_SHMEM_PUNCH, NR_COLS };
+enum col { COL_IDLE, COL_RECLAIM, COL_PUNCH, COL_SHMEM_PUNCH, COL_OTHER_VM, NR_COLS };
 enum fig { FIG_P50, FIG_P99, FIG_MAX, FIG_ROUNDS, NR_FIGS };
 
 static const struct {
@@ -49,11 +53,13 @@ static const struct {
 	enum backing_kind kind;
 	bool churn;
 	enum reclaimer_mode mode;
+	bool other;
 } cols[NR_COLS] = {
 	[COL_IDLE] = { "idle", BACKING_MEMVIRTFS, false },
 	[COL_RECLAIM] = { "reclaim", BACKING_MEMVIRTFS, true, RECLAIMER_RECLAIM },
 	[COL_PUNCH] = { "punch", BACKING_MEMVIRTFS, true, RECLAIMER_PUNCH },
 	[COL_SHMEM_PUNCH] = { "shmem_punch", BACKING_MEMFD, true, RECLAIMER_PUNCH },
+	[COL_OTHER_VM] = { "other_vm", BACKING_MEMVIRTFS, true, RECLAIMER_RECLAIM, true },
 };
 
 static const char *const fig_names[NR_FIGS] = {
@@ -98,7 +104,7 @@ static int measure(struct bench *b, enum col c)
 			       .mode = cols[c].mode };
 	char reason[256];
 	struct stall_stats ss;
-	struct backing bk;
+	struct backing bk, other = { .fd = -1 };
 	struct vm *vm;
 	int ret = -EIO, n;
 
@@ -115,6 +121,14 @@ static int measure(struct bench *b, enum col c)
 		       b_gpa(b) + VMM_PAGE_SIZE, rec_gpa(b), b->timeout_s))
 		goto out;
 	r.fd = bk.fd;
+	if (cols[c].other) {
+		if (backing_open(&other, cols[c].kind, guest_size(b), reason,
+				 sizeof(reason))) {
+			fprintf(stderr, "reclaim_bench: %s: %s\n", cols[c].name, reason);
+			goto out;
+		}
+		r.fd = other.fd;
+	}
 	if (cols[c].churn) {
 		if (reclaimer_start(&r))
 			goto out;
@@ -137,7 +151,7 @@ static int measure(struct bench *b, enum col c)
 			fprintf(stderr, "reclaim_bench: %s: %s: %s\n", cols[c].name,
 				r.what, strerror(-r.err));
 			ret = -EIO;
-		} else if (c == COL_RECLAIM &&
+		} else if (cols[c].mode == RECLAIMER_RECLAIM &&
 			   (r.min_reclaimed != b->b_bytes / VMM_PAGE_SIZE ||
 			    r.max_reclaimed != b->b_bytes / VMM_PAGE_SIZE)) {
 			fprintf(stderr, "reclaim_bench: RECLAIM took %llu to %llu pages of %llu\n",
@@ -157,6 +171,7 @@ static int measure(struct bench *b, enum col c)
 	b->v[FIG_ROUNDS][c][n] = r1 - r0;
 out:
 	vm_destroy(vm);
+	backing_close(&other);
 	backing_close(&bk);
 	return ret;
 }

@@ -6,8 +6,8 @@
  * =======
  *
  * Order (outer first):
- *   1. mapping->invalidate_lock (module/: shared in faults and I/O,
- *      exclusive in truncate and punch)
+ *   1. mapping->invalidate_lock (module/: shared in faults, I/O and
+ *      punch, exclusive in truncate and teardown; reclaim skips it)
  *   2. gfn lock: the MEMVIRT_PTE_BUSY bit of the gfn's own leaf entry, a
  *      sleeping bit lock (wait_on_bit_lock), tracked by lockdep through
  *      p2m->gfn_dep_map. Protects every other bit of that entry and the host

@@ -50,7 +50,8 @@ static_assert(_IOC_NR(MEMVIRT_IOC_GET_STATS) == 0 && _IOC_NR(MEMVIRT_IOC_QUERY_R
 	      _IOC_NR(MEMVIRT_IOC_GET_POLICY) == 2 && _IOC_NR(MEMVIRT_IOC_SET_POLICY) == 3 &&
 	      _IOC_NR(MEMVIRT_IOC_RECLAIM) == 4);
 static_assert(MEMVIRT_IOC_GET_STATS == 0xc080b200 && MEMVIRT_IOC_QUERY_RANGE == 0x4040b201 &&
-	      MEMVIRT_IOC_GET_POLICY == 0xc048b202 && MEMVIRT_IOC_SET_POLICY == 0x4048b203);
+	      MEMVIRT_IOC_GET_POLICY == 0xc048b202 && MEMVIRT_IOC_SET_POLICY == 0x4048b203 &&
+	      MEMVIRT_IOC_RECLAIM == 0xc078b204);
 static_assert(offsetof(struct memvirt_stats, flags) == offsetof(struct memvirt_ioctl_head, flags));
 static_assert(offsetof(struct memvirt_range_query, flags) == 4 &&
 	      offsetof(struct memvirt_policy, flags) == 4 &&
@@ -192,6 +193,9 @@ static long memvirt_ioctl_reclaim(struct memvirt_vm *vm, union memvirt_ioctl_arg
 	err = memvirt_ioctl_check_range(vm, r->start_gfn, r->nr_gfns, MEMVIRT_RECLAIM_MAX);
 	if (err)
 		return err;
+	if (r->flags & MEMVIRT_RECLAIM_ASYNC)
+		return memvirt_vm_reclaim_async(vm, r->start_gfn, r->start_gfn + r->nr_gfns,
+						r->mode);
 	err = memvirt_vm_reclaim(vm, r->start_gfn, r->start_gfn + r->nr_gfns, r->mode, &res);
 	r->scanned = res.scanned;
 	r->reclaimed = res.done;
@@ -222,7 +226,8 @@ static const struct memvirt_ioctl_desc memvirt_ioctls[] = {
 		.admin = true, .copy_out = false,
 	},
 	MEMVIRT_IOCTL(_IOC_NR(MEMVIRT_IOC_RECLAIM), memvirt_ioctl_reclaim,
-		      struct memvirt_reclaim, MEMVIRT_RECLAIM_SIZE_VER0, 0, true, true),
+		      struct memvirt_reclaim, MEMVIRT_RECLAIM_SIZE_VER0, MEMVIRT_RECLAIM_ASYNC,
+		      true, true),
 };
 
 long memvirt_ioctl(struct file *file, unsigned int cmd, unsigned long arg)

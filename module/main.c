@@ -26,9 +26,12 @@ static int __init memvirt_init(void)
 	err = memvirt_zero_frames_init();
 	if (err)
 		return err;
-	err = memvirt_sysfs_init();
+	err = memvirt_vm_init();
 	if (err)
 		goto out_free_zero_frames;
+	err = memvirt_sysfs_init();
+	if (err)
+		goto out_destroy_workqueue;
 	memvirt_debugfs_init();
 	err = memvirt_fs_register();
 	if (err)
@@ -41,6 +44,8 @@ static int __init memvirt_init(void)
 out_remove_controls:
 	memvirt_debugfs_exit();
 	memvirt_sysfs_exit();
+out_destroy_workqueue:
+	memvirt_vm_exit();
 out_free_zero_frames:
 	memvirt_zero_frames_exit();
 	return err;
@@ -49,6 +54,8 @@ out_free_zero_frames:
 static void __exit memvirt_exit(void)
 {
 	memvirt_fs_unregister();
+	/* Background work may hold the last reference of an unmounted VM. */
+	memvirt_vm_exit();
 	memvirt_debugfs_exit();
 	memvirt_sysfs_exit();
 	memvirt_zero_frames_exit();

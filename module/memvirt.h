@@ -179,6 +179,9 @@ bool memvirt_vm_begin_work(struct memvirt_vm *vm);
 void memvirt_vm_end_work(struct memvirt_vm *vm);
 int memvirt_vm_reclaim(struct memvirt_vm *vm, u64 start, u64 end, u64 mode,
 		       struct memvirt_range_result *res);
+int memvirt_vm_reclaim_async(struct memvirt_vm *vm, u64 start, u64 end, u64 mode);
+int memvirt_vm_init(void);
+void memvirt_vm_exit(void);
 int memvirt_vm_resize(struct memvirt_vm *vm, u64 new_size);
 u64 memvirt_vm_zero_pages(struct memvirt_vm *vm);
 int memvirt_vm_set_policy(struct memvirt_vm *vm, u32 which, u64 shares,

@@ -181,6 +181,7 @@ const char *memvirt_store_op_name(enum memvirt_op op)
 MEMVIRT_EXPORT_FOR_KUNIT(memvirt_store_op_name);
 
 static const char * const memvirt_store_act_names[] = {
+	[MEMVIRT_ACT_INVALID] = "invalid",
 	[MEMVIRT_ACT_USE] = "use",
 	[MEMVIRT_ACT_ZERO_FRAME] = "zero-frame",
 	[MEMVIRT_ACT_ZEROES] = "zeroes",
@@ -240,7 +241,7 @@ int memvirt_zero_frames_init(void)
 			memvirt_zero_frames_exit();
 			return -ENOMEM;
 		}
-		/* Up to date, for the pipe code (splice reads them). */
+		/* Up to date, like guest pages: any pipe code may check. */
 		SetPageUptodate(memvirt_zero_frames[i]);
 	}
 	return 0;
@@ -513,10 +514,10 @@ static int memvirt_store_run_pick(struct memvirt_vm *vm, struct memvirt_store_ru
 		case MEMVIRT_ACT_DROP:
 		case MEMVIRT_ACT_TAKE:
 			page = pfn_to_page(memvirt_pte_pfn(pte));
+			res->scanned++;
 			/* Cheap pre-check; repeated once nothing can write it. */
 			if (run->act[i] == MEMVIRT_ACT_TAKE && !memvirt_store_wants(run->op, page))
 				break;
-			res->scanned++;
 			lock_page(page);
 			run->page[i] = page;
 			__set_bit(i, run->todo);

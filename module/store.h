@@ -8,9 +8,10 @@
  * =======
  *
  * Order (outer first; Documentation/locking.rst has the global picture):
- *   1. mapping->invalidate_lock, shared (faults, read, write, populate,
- *      punch, reclaim) or exclusive (truncate only): keeps i_size stable.
- *      The store itself never takes it; callers that need i_size do.
+ *   1. mapping->invalidate_lock, shared (faults, mkwrite, read, write,
+ *      populate, punch) or exclusive (truncate, teardown): keeps i_size
+ *      stable. The store itself never takes it; callers that need i_size
+ *      do. Reclaim does not: gfn locks are enough.
  *   2. the gfn lock, or one run of gfn locks (ept.h).
  *   3. page locks: in a run, the private pages of the run (each belongs to
  *      one gfn), then at most one zero frame (a run lies inside one leaf
@@ -50,6 +51,7 @@ enum memvirt_op {
 
 /* What the table decides for one (state, operation) pair. */
 enum memvirt_act {
+	MEMVIRT_ACT_INVALID,	/* never in the table: a cell left out */
 	MEMVIRT_ACT_USE,	/* the gfn's own page serves the operation */
 	MEMVIRT_ACT_ZERO_FRAME,	/* map a read-only zero frame, allocate nothing */
 	MEMVIRT_ACT_ZEROES,	/* the gfn reads as zero: copy zeroes */
@@ -95,7 +97,7 @@ struct page *memvirt_store_get_page(struct memvirt_vm *vm, u64 gfn, enum memvirt
 
 /**
  * struct memvirt_range_result - what a range operation did.
- * @scanned:	gfns whose state called for work (candidates).
+ * @scanned:	gfns whose state called for work: private pages examined.
  * @done:	gfns whose backing was freed.
  * @pinned:	candidates skipped: a reference besides memvirt's held them.
  */

@@ -33,6 +33,7 @@
 #include <linux/pagemap.h>
 #include <linux/slab.h>
 #include <linux/sizes.h>
+#include <linux/workqueue.h>
 
 #include "module/memvirt.h"
 #include "module/trace.h"
@@ -202,9 +203,14 @@ void memvirt_vm_destroy(struct memvirt_vm *vm)
 	memvirt_debugfs_remove_vm(vm);
 	kobject_del(&vm->kobj);	/* waits for sysfs readers */
 
-	/* The whole P2M, not just up to i_size: nothing may leak. */
+	/*
+	 * Nothing lives past i_size: faults, mkwrite, write and populate
+	 * check it, and truncate discards the tail. memvirt_p2m_destroy()
+	 * warns about any page left behind.
+	 */
 	filemap_invalidate_lock(vm->mapping);
-	memvirt_vm_discard(vm, 0, MEMVIRT_P2M_MAX_GFN + 1, MEMVIRT_OP_TEARDOWN, &freed);
+	memvirt_vm_discard(vm, 0, PFN_UP(i_size_read(vm->mapping->host)), MEMVIRT_OP_TEARDOWN,
+			   &freed);
 	filemap_invalidate_unlock(vm->mapping);
 
 	mutex_lock(&memvirt_commit_lock);
@@ -268,6 +274,88 @@ int memvirt_vm_reclaim(struct memvirt_vm *vm, u64 start, u64 end, u64 mode,
 	atomic_long_add(res->done, &vm->stats.reclaimed);
 	trace_reclaim(vm->id, mode, start, end - start, res->scanned, res->done, res->pinned);
 	return err;
+}
+
+/*
+ * Background reclaim (MEMVIRT_RECLAIM_ASYNC): the first user of the
+ * lifetime rules above. The work holds a reference on the VM, never on its
+ * file, and takes the lifetime rwsem one chunk at a time.
+ */
+#define MEMVIRT_ASYNC_CHUNK	4096	/* gfns per memvirt_vm_begin_work() */
+
+static struct workqueue_struct *memvirt_wq;
+
+struct memvirt_reclaim_work {
+	struct work_struct work;
+	struct memvirt_vm *vm;
+	u64 start;
+	u64 end;
+	u64 mode;
+};
+
+static void memvirt_vm_reclaim_fn(struct work_struct *work)
+{
+	struct memvirt_reclaim_work *w = container_of(work, struct memvirt_reclaim_work, work);
+	struct memvirt_range_result res = {};
+	struct memvirt_vm *vm = w->vm;
+	u64 gfn, end;
+	int err = 0;
+
+	for (gfn = w->start; gfn < w->end && !err; gfn = end) {
+		/* Unlinked and gone, or unmounted: stop. */
+		if (!memvirt_vm_begin_work(vm))
+			break;
+		/* Shrunk below us: stop at the new end. */
+		end = min3(gfn + MEMVIRT_ASYNC_CHUNK, w->end, PFN_UP(i_size_read(vm->mapping->host)));
+		if (gfn < end)
+			err = memvirt_vm_reclaim(vm, gfn, end, w->mode, &res);
+		else
+			end = w->end;
+		memvirt_vm_end_work(vm);
+		cond_resched();
+	}
+	memvirt_vm_put(vm);	/* taken by memvirt_vm_reclaim_async() */
+	kfree(w);
+}
+
+/**
+ * memvirt_vm_reclaim_async - queue a reclaim pass over [@start, @end).
+ * @vm:		the VM; its file is open.
+ * @start:	first gfn.
+ * @end:	first gfn past the range (exclusive).
+ * @mode:	MEMVIRT_RECLAIM_*.
+ *
+ * Return: 0 once queued, -EINVAL for an unknown mode, -ENOMEM.
+ */
+int memvirt_vm_reclaim_async(struct memvirt_vm *vm, u64 start, u64 end, u64 mode)
+{
+	struct memvirt_reclaim_work *w;
+
+	if (mode != MEMVIRT_RECLAIM_ZERO)
+		return -EINVAL;
+	w = kzalloc(sizeof(*w), GFP_KERNEL_ACCOUNT);
+	if (!w)
+		return -ENOMEM;
+	INIT_WORK(&w->work, memvirt_vm_reclaim_fn);
+	memvirt_vm_get(vm);	/* the struct outlives the file if need be */
+	w->vm = vm;
+	w->start = start;
+	w->end = end;
+	w->mode = mode;
+	queue_work(memvirt_wq, &w->work);
+	return 0;
+}
+
+int memvirt_vm_init(void)
+{
+	memvirt_wq = alloc_workqueue("memvirt", WQ_UNBOUND, 0);
+	return memvirt_wq ? 0 : -ENOMEM;
+}
+
+/* Module exit: waits for background work, which drops its VM references. */
+void memvirt_vm_exit(void)
+{
+	destroy_workqueue(memvirt_wq);
 }
 
 /**

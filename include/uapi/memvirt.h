@@ -160,13 +160,20 @@ struct memvirt_policy {
 /* Modes of MEMVIRT_IOC_RECLAIM (struct memvirt_reclaim.mode). */
 #define MEMVIRT_RECLAIM_ZERO	1	/* private pages that hold only zeroes -> ZERO */
 
+/*
+ * struct memvirt_reclaim.flags: run the pass in the background and return
+ * at once (outputs stay zero; the VM's counters show progress). The pass
+ * stops by itself when the file shrinks below it or goes away.
+ */
+#define MEMVIRT_RECLAIM_ASYNC	(1U << 0)
+
 /* At most this many gfns per MEMVIRT_IOC_RECLAIM call. */
 #define MEMVIRT_RECLAIM_MAX	(1ULL << 30)
 
 /**
  * struct memvirt_reclaim - MEMVIRT_IOC_RECLAIM: force reclaim of a range.
  * @size:	in: sizeof(struct memvirt_reclaim).
- * @flags:	in: must be 0.
+ * @flags:	in: 0, or MEMVIRT_RECLAIM_ASYNC.
  * @mode:	in: MEMVIRT_RECLAIM_*: what to take. MEMVIRT_RECLAIM_ZERO frees
  *		every private page of the range whose 4 KiB are all zero and
  *		leaves its gfn ZERO.

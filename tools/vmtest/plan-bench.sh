@@ -5,4 +5,5 @@
 cat <<'PLAN'
 step load 'insmod /memvirt/memvirt.ko && mkdir -p /run/memvirt && mount -t memvirtfs memvirt /run/memvirt'
 step fault_bench '/tests/fault_bench'
+step reclaim_bench '/tests/reclaim_bench'
 PLAN

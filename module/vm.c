@@ -310,7 +310,8 @@ static void memvirt_vm_reclaim_fn(struct work_struct *work)
 		if (!memvirt_vm_begin_work(vm))
 			break;
 		/* Shrunk below us: stop at the new end. */
-		end = min3(gfn + MEMVIRT_ASYNC_CHUNK, w->end, PFN_UP(i_size_read(vm->mapping->host)));
+		end = min3(gfn + MEMVIRT_ASYNC_CHUNK, w->end,
+			   PFN_UP(i_size_read(vm->mapping->host)));
 		if (gfn < end)
 			err = memvirt_vm_reclaim(vm, gfn, end, w->mode, &res);
 		else

@@ -42,6 +42,7 @@
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/highmem.h>
+#include <linux/mempolicy.h>
 #include <linux/mm.h>
 #include <linux/pagemap.h>
 #include <linux/sched/signal.h>
@@ -323,10 +324,10 @@ out:
  * on the VMA, or none) keeps the task's default policy, which has it, out.
  * Allocation still falls back to the task's policy when the VMA has none.
  */
-static struct mempolicy *__maybe_unused memvirt_get_policy(struct vm_area_struct *vma,
+static __maybe_unused struct mempolicy *memvirt_get_policy(struct vm_area_struct *vma,
 							   unsigned long addr)
 {
-	return vma->vm_policy;
+	return vma_policy(vma);
 }
 
 const struct vm_operations_struct memvirt_vm_ops = {

@@ -42,6 +42,8 @@ distro)
 	;;
 debug)
 	image=$(debug_kernel_dir)/arch/x86/boot/bzImage
+	# In use: kernels.sh prunes the least recently used builds only.
+	touch "$(debug_kernel_dir)/.last-used" 2>/dev/null || true
 	: >"$root/modules.list"
 	;;
 esac

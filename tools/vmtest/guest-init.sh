@@ -43,9 +43,10 @@ section() {
 	_id=$1 _t=$2
 	shift 2
 	say "@@TEST-BEGIN $_id timeout=$_t"
+	_t0=$(date +%s)
 	timeout -s KILL "$_t" "$@" >"$R" 2>&1 </dev/null
 	_rc=$?
-	say "@@TEST-END $_id rc=$_rc"
+	say "@@TEST-END $_id rc=$_rc seconds=$(($(date +%s) - _t0))"
 	return $_rc
 }
 

@@ -104,7 +104,7 @@ for _m in $(cat /modules.list); do
 done
 [ -x /plan.sh ] && . /plan.sh
 # kmemleak scans are slow under KASAN and TCG.
-announce finish 300
+announce finish 240
 if [ -d /sys/kernel/debug/kmemleak ] || [ -e /sys/kernel/debug/kmemleak ]; then
 	echo scan >/sys/kernel/debug/kmemleak 2>/dev/null
 	echo scan >/sys/kernel/debug/kmemleak 2>/dev/null

@@ -31,6 +31,15 @@ prepare_debug() {
 	src=$(source_tree)
 	out=$(debug_kernel_dir)
 	frag=$VMTEST_DIR/debug-kernel.config
+	# Another worktree may be building the same kernel right now: wait for
+	# it rather than wipe its half-built tree (the lock is released when
+	# this script exits).
+	mkdir -p "$MEMVIRT_CACHE"
+	exec 9>"$MEMVIRT_CACHE/.lock-${out##*/}"
+	if ! flock -n 9; then
+		log "waiting for another run's build of $out"
+		flock 9
+	fi
 	if [ -f "$out/.done" ]; then
 		touch "$out/.last-used"
 		echo "$out"

@@ -103,7 +103,7 @@ vm_results() {
 	if [ -f "$dir/watchdog.txt" ]; then
 		echo "FAIL $label:$(cat "$dir/watchdog.txt")"
 		{ echo "===== $label:$(cat "$dir/watchdog.txt") (console) ====="
-		  cat "$dir/watchdog-excerpt.txt" 2>/dev/null; } >>"$details"
+		  cat "$dir/watchdog-excerpt.txt" 2>/dev/null || true; } >>"$details"
 	fi
 	if [ "$rc" -eq 0 ]; then
 		echo "PASS $label:boot-and-finish"

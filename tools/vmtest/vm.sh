@@ -111,7 +111,7 @@ stop_vm() {
 # excerpt: the console around the first alarm, else its last lines.
 excerpt() {
 	local n
-	n=$(grep -naE "$ALARM_RE" "$out/console.log" 2>/dev/null | head -n1 | cut -d: -f1)
+	n=$( (grep -naE "$ALARM_RE" "$out/console.log" 2>/dev/null || true) | head -n1 | cut -d: -f1)
 	if [ -n "$n" ]; then
 		sed -n "$((n > 20 ? n - 20 : 1)),$((n + 60))p" "$out/console.log"
 	else

@@ -8,7 +8,7 @@
 VMTEST := tools/vmtest
 KERNEL ?= distro
 
-.PHONY: all module check check-kernel selftest vm-shell run bench clean help
+.PHONY: all module check check-kernel selftest manifest vm-shell run bench clean help
 
 all: module
 
@@ -27,6 +27,11 @@ check-kernel:
 selftest:
 	@test -n "$(T)" || { echo "usage: make selftest T=<program> [KERNEL=distro|debug]"; exit 2; }
 	@$(VMTEST)/check.sh --kernel $(KERNEL) --only $(T)
+
+# Regenerate tools/vmtest/manifest.txt from the last check run (after adding
+# or renaming tests; review the diff).
+manifest:
+	@$(VMTEST)/manifest-update.sh
 
 # Interactive shell in the test VM with memvirt loaded (Ctrl-a x quits).
 vm-shell:

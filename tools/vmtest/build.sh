@@ -3,7 +3,7 @@
 # Build steps of the harness. Every step prints its warnings and fails on any.
 #   build.sh deps                  install missing Debian packages
 #   build.sh module distro|debug   memvirt.ko (+ memvirt_kunit.ko) with W=1 C=1
-#   build.sh canary                the harness self-test module (debug kernel)
+#   build.sh canary distro|debug   the harness self-test modules and programs
 #   build.sh selftests             static kselftest programs and tools
 #   build.sh checkpatch            checkpatch.pl over the project's sources
 set -eu -o pipefail
@@ -72,14 +72,19 @@ module() {
 }
 
 canary() {
-	local dir=$MEMVIRT_TOP/build/debug/canary src
+	local kernel=$1 dir=$MEMVIRT_TOP/build/$1/canary src out=$MEMVIRT_TOP/build/selftests p
 	src=$(source_tree)
-	mkdir -p "$dir" "$MEMVIRT_TOP/build/selftests"
+	mkdir -p "$dir" "$out"
 	cp "$VMTEST_DIR/canary/Kbuild" "$VMTEST_DIR"/canary/vmtest_*.c "$dir/"
-	kbuild "$dir" debug
-	gcc -O2 -Wall -static -I"$src/tools/testing/selftests" \
-		-o "$MEMVIRT_TOP/build/selftests/ksft_canary" "$VMTEST_DIR/canary/ksft_canary.c" ||
+	kbuild "$dir" "$kernel"
+	gcc -O2 -Wall -Werror -static -I"$src/tools/testing/selftests" \
+		-o "$out/ksft_canary" "$VMTEST_DIR/canary/ksft_canary.c" ||
 		die "cannot build the kselftest canary"
+	gcc -O2 -Wall -Werror -static -o "$out/ksft_crash" "$VMTEST_DIR/canary/ksft_misbehave.c" ||
+		die "cannot build the misbehaving kselftest canaries"
+	for p in ksft_exit ksft_plan ksft_sleep; do
+		cp "$out/ksft_crash" "$out/$p"
+	done
 }
 
 selftests() {
@@ -128,8 +133,8 @@ checkpatch() {
 case "${1:-}" in
 deps) deps ;;
 module) module "${2:?kernel}" ;;
-canary) canary ;;
+canary) canary "${2:?kernel}" ;;
 selftests) selftests ;;
 checkpatch) checkpatch ;;
-*) die "usage: build.sh deps|module KERNEL|canary|selftests|checkpatch" ;;
+*) die "usage: build.sh deps|module KERNEL|canary KERNEL|selftests|checkpatch" ;;
 esac

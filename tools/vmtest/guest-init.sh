@@ -4,6 +4,10 @@
 # serial port (ttyS1) in a line protocol the host parses (parse.sh):
 #   @@TEST-BEGIN <kind>:<name>  ... output ...  @@TEST-END <kind>:<name> rc=<n>
 # The kernel log goes to ttyS0 and is scanned for splats by the host.
+# Before each step the guest announces it with its deadline:
+#   @@STEP <seq> <kind>:<name> <seconds>
+# and the host (vm.sh) kills the VM when a step overruns it: a module whose
+# init sleeps uninterruptibly cannot be killed from inside the guest.
 /bin/busybox mkdir -p /proc /sys /dev /tmp /run /usr/bin /usr/sbin /sbin
 /bin/busybox --install -s
 mount -t proc proc /proc
@@ -13,6 +17,11 @@ mount -t tmpfs tmpfs /tmp
 mount -t tmpfs tmpfs /run
 mount -t debugfs debugfs /sys/kernel/debug
 mount -t tracefs tracefs /sys/kernel/tracing 2>/dev/null
+mkdir -p /sys/fs/cgroup
+mount -t cgroup2 cgroup2 /sys/fs/cgroup 2>/dev/null
+# Report a task blocked for a minute, so the host sees the hang early.
+[ -w /proc/sys/kernel/hung_task_timeout_secs ] &&
+	echo 60 >/proc/sys/kernel/hung_task_timeout_secs
 export PATH=/tests:/usr/local/bin:/bin:/sbin:/usr/bin:/usr/sbin
 export HOME=/root
 hostname vmtest
@@ -22,24 +31,36 @@ KERNEL_KIND=$(cat /kernel-kind)
 
 say() { echo "$*" >"$R"; }
 
+# announce ID SECONDS: the host's deadline for what follows.
+_seq=0
+announce() {
+	_seq=$((_seq + 1))
+	say "@@STEP $_seq $1 $2"
+}
+
 # section KIND:NAME TIMEOUT CMD...: run CMD with a timeout, output to ttyS1.
 section() {
 	_id=$1 _t=$2
 	shift 2
-	say "@@TEST-BEGIN $_id"
+	say "@@TEST-BEGIN $_id timeout=$_t"
+	_t0=$(date +%s)
 	timeout -s KILL "$_t" "$@" >"$R" 2>&1 </dev/null
 	_rc=$?
-	say "@@TEST-END $_id rc=$_rc"
+	say "@@TEST-END $_id rc=$_rc seconds=$(($(date +%s) - _t0))"
 	return $_rc
 }
 
-# kselftest PROGRAM [TIMEOUT]
+# kselftest PROGRAM [TIMEOUT]: the guest kills it after TIMEOUT seconds; the
+# host gives it 10 more to report that.
 kselftest() {
-	section "kselftest:$1" "${2:-300}" "/tests/$1"
+	announce "kselftest:$1" $((${2:-240} + 10))
+	section "kselftest:$1" "${2:-240}" "/tests/$1"
 }
 
-# kunit MODULE.ko: load it, report every suite it ran, unload it.
+# kunit MODULE.ko [TIMEOUT]: load it (its suites run in its init), report
+# every suite it ran, unload it; all within TIMEOUT (default 120) seconds.
 kunit() {
+	announce "kunit:$(basename "$1")" "${2:-120}"
 	_before=$(ls /sys/kernel/debug/kunit 2>/dev/null)
 	if ! insmod "$1"; then
 		say "@@TEST-BEGIN kunit:$(basename "$1")"
@@ -61,19 +82,29 @@ kunit() {
 	rmmod "$(basename "$1" .ko)"
 }
 
-# step NAME CMD...: a plain command whose exit status is the result.
+# step [-t SECONDS] NAME CMD...: a plain command whose exit status is the
+# result, within SECONDS (default 240).
 step() {
+	_st=240
+	if [ "$1" = -t ]; then
+		_st=$2
+		shift 2
+	fi
 	_n=$1
 	shift
-	section "step:$_n" 600 sh -c "$*"
+	announce "step:$_n" $((_st + 10))
+	section "step:$_n" "$_st" sh -c "$*"
 }
 
 say "@@VMTEST BEGIN $KERNEL_KIND $(uname -r)"
 # Distro kernel: KVM and helpers are modules, loaded in dependency order.
+announce modules 120
 for _m in $(cat /modules.list); do
 	insmod "$_m" || say "@@NOTE insmod $_m failed"
 done
 [ -x /plan.sh ] && . /plan.sh
+# kmemleak scans are slow under KASAN and TCG.
+announce finish 240
 if [ -d /sys/kernel/debug/kmemleak ] || [ -e /sys/kernel/debug/kmemleak ]; then
 	echo scan >/sys/kernel/debug/kmemleak 2>/dev/null
 	echo scan >/sys/kernel/debug/kmemleak 2>/dev/null

@@ -31,7 +31,17 @@ prepare_debug() {
 	src=$(source_tree)
 	out=$(debug_kernel_dir)
 	frag=$VMTEST_DIR/debug-kernel.config
+	# Another worktree may be building the same kernel right now: wait for
+	# it rather than wipe its half-built tree (the lock is released when
+	# this script exits).
+	mkdir -p "$MEMVIRT_CACHE"
+	exec 9>"$MEMVIRT_CACHE/.lock-${out##*/}"
+	if ! flock -n 9; then
+		log "waiting for another run's build of $out"
+		flock 9
+	fi
 	if [ -f "$out/.done" ]; then
+		touch "$out/.last-used"
 		echo "$out"
 		return
 	fi
@@ -48,11 +58,31 @@ prepare_debug() {
 	done < <(grep -E '^CONFIG_[A-Z0-9_]+=y' "$frag")
 	make -s -C "$src" O="$out" ARCH=x86_64 -j"$JOBS" bzImage modules >&2 ||
 		die "debug kernel build failed"
-	touch "$out/.done"
-	# Builds for an older source, config or compiler are ~2 GiB each.
-	find "$MEMVIRT_CACHE" -maxdepth 1 -name 'debug-kernel-*' ! -path "$out" \
-		-exec rm -rf {} + 2>/dev/null || true
+	touch "$out/.done" "$out/.last-used"
+	prune_debug
 	echo "$out"
+}
+
+# prune_debug: builds for an older source, config or compiler are ~2 GiB
+# each, but other worktrees (another branch's fragment) may still use one, at
+# the same time as this run. Keep the DEBUG_KEEP (3) most recently used
+# builds (every use touches .last-used: kernels.sh and vm.sh), never one
+# that is still being built (no .done) unless it was abandoned a day ago.
+prune_debug() {
+	local d keep=${DEBUG_KEEP:-3} n=0
+	while read -r d; do
+		n=$((n + 1))
+		[ $n -le "$keep" ] && continue
+		log "pruning the unused debug kernel build $d"
+		rm -rf "$d"
+	done < <(for d in "$MEMVIRT_CACHE"/debug-kernel-*/; do
+			d=${d%/}
+			[ -f "$d/.done" ] || continue
+			echo "$(stat -c %Y "$d/.last-used" 2>/dev/null ||
+				stat -c %Y "$d/.done") $d"
+		 done | sort -rn | cut -d' ' -f2-)
+	find "$MEMVIRT_CACHE" -maxdepth 1 -name 'debug-kernel-*' -mtime +1 \
+		-exec test ! -e {}/.done \; -exec rm -rf {} + 2>/dev/null || true
 }
 
 case "${1:-}" in

@@ -3,8 +3,9 @@
 # Turn a test VM's results.log into one line per test:
 #   PASS|FAIL|SKIP <kernel>:<kind>:<program or suite>:<test>
 # A program that printed no test result, exited non-zero without a failing
-# test, or was killed by its timeout is itself one FAIL line. The output of
-# every failing section is appended to DETAILS.
+# test, was killed by its timeout, or whose TAP/KTAP plan (1..N) does not
+# match the number of results it printed is itself one FAIL line. The output
+# of every failing section is appended to DETAILS.
 # Usage: parse.sh KERNEL RESULTS_LOG DETAILS
 set -eu -o pipefail
 kernel=$1 results=$2 details=$3
@@ -20,7 +21,7 @@ function dump() {
 { sub(/\r$/, "") }	# the serial port adds CRs
 /^@@TEST-BEGIN / {
 	id = $2; kind = id; sub(/:.*/, "", kind)
-	n = 0; nfail = 0; bad = 0; out = ""; insec = 1
+	n = 0; nfail = 0; bad = 0; out = ""; insec = 1; plan = ""
 	next
 }
 /^@@TEST-END / {
@@ -37,6 +38,10 @@ function dump() {
 	} else if (kind == "kunit" && suite_bad && nfail == 0) {
 		flush_fail("(suite failed with no failing case)")
 	}
+	if ((kind == "kselftest" || kind == "kunit") && rc != 137 && n > 0) {
+		if (plan == "") flush_fail("(no TAP plan, " n " results)")
+		else if (plan + 0 != n) flush_fail("(plan 1.." plan " but " n " results)")
+	}
 	if (bad || nfail) dump()
 	insec = 0; suite_bad = 0
 	next
@@ -45,6 +50,9 @@ function dump() {
 { out = out $0 "\n" }
 # kselftest_harness names a skipped test only on its "#  RUN" line.
 kind == "kselftest" && /^#  RUN / { run = $3 }
+# The plan: kselftest at column 0, KUnit cases indented 4 spaces.
+plan == "" && kind == "kselftest" && /^1\.\.[0-9]+/ { plan = substr($1, 4) }
+plan == "" && kind == "kunit" && /^    1\.\.[0-9]+/ { plan = substr($1, 4) }
 # kselftest TAP: results at column 0. KUnit KTAP: cases indented 4 spaces,
 # the suite line at column 0.
 {

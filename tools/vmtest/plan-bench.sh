@@ -3,7 +3,7 @@
 # Prints the guest plan of `make bench`: every benchmark in tools/bench, each
 # printing its figures side by side with the baseline measured in the same run.
 cat <<'PLAN'
-step load 'insmod /memvirt/memvirt.ko && mkdir -p /run/memvirt && mount -t memvirtfs memvirt /run/memvirt'
-step fault_bench '/tests/fault_bench'
-step reclaim_bench '/tests/reclaim_bench'
+step -t 60 load 'insmod /memvirt/memvirt.ko && mkdir -p /run/memvirt && mount -t memvirtfs memvirt /run/memvirt'
+step -t 1500 fault_bench '/tests/fault_bench'
+step -t 1500 reclaim_bench '/tests/reclaim_bench'
 PLAN

@@ -19,9 +19,7 @@ install -m 0755 "$plan" "$root/plan.sh"
 echo "$kernel" >"$root/kernel-kind"
 [ -d "$MEMVIRT_TOP/build/selftests" ] && cp -a "$MEMVIRT_TOP/build/selftests/." "$root/tests/"
 cp "$MEMVIRT_TOP/build/$kernel"/memvirt/*.ko "$root/memvirt/" 2>/dev/null || true
-if [ "$kernel" = debug ]; then
-	cp "$MEMVIRT_TOP"/build/debug/canary/*.ko "$root/memvirt/" 2>/dev/null || true
-fi
+cp "$MEMVIRT_TOP/build/$kernel"/canary/*.ko "$root/memvirt/" 2>/dev/null || true
 
 case "$kernel" in
 distro)
@@ -42,6 +40,8 @@ distro)
 	;;
 debug)
 	image=$(debug_kernel_dir)/arch/x86/boot/bzImage
+	# In use: kernels.sh prunes the least recently used builds only.
+	touch "$(debug_kernel_dir)/.last-used" 2>/dev/null || true
 	: >"$root/modules.list"
 	;;
 esac
@@ -50,6 +50,11 @@ esac
 
 append="console=ttyS0 panic=-1 loglevel=7"
 append="$append printk.devkmsg=on kmemleak=on nokaslr"
+# Two emulated NUMA nodes (both kernels have NUMA_EMU), so placement is
+# tested; the plan checks that node1 exists. The debug kernel also checks
+# every slab object (red zones, poisoning, free-pointer sanity).
+append="$append numa=fake=2"
+[ "$kernel" = debug ] && append="$append slub_debug"
 # Single-threaded TCG, two vCPUs on one socket (both kernels have ACPI, so
 # both come up). With multi-threaded TCG, QEMU 7.2 now and then stops
 # delivering interrupts to the L1 kernel while a nested KVM guest runs: the
@@ -65,12 +70,117 @@ if [ "$mode" = shell ]; then
 	exec "${qemu[@]}" -serial mon:stdio -serial "file:$out/results.log" \
 		-append "$append shell=1"
 fi
-rc=0
-timeout -k 10 "$limit" "${qemu[@]}" -monitor none \
+# The watcher: QEMU runs in the background while this loop follows
+# console.log and results.log as they grow. It kills QEMU at once (after 3 s
+# for the report to finish) when the kernel reports a panic, a hung task, a
+# soft or hard lockup or an RCU stall, and when a step announced by the guest
+# (@@STEP <seq> <id> <seconds>) overruns its deadline by GRACE seconds; LIMIT
+# still bounds the whole boot. The reason goes to OUTDIR/watchdog.txt as
+#   <step> hung: <reason>     or     <step> crashed: kernel panic
+# with the console excerpt in OUTDIR/watchdog-excerpt.txt.
+GRACE=${VMTEST_GRACE:-10}
+BOOT_LIMIT=${VMTEST_BOOT_LIMIT:-180}
+ALARM_RE='Kernel panic - not syncing|blocked for more than [0-9]+ seconds|'
+ALARM_RE+='soft lockup - CPU|hard LOCKUP|rcu: INFO: rcu_[a-z]+ (self-)?detected stall|'
+ALARM_RE+='rcu_[a-z]+ self-detected stall|detected stalls on CPUs'
+
+# alarm_reason LINE: the short reason of a console alarm line.
+alarm_reason() {
+	case "$1" in
+	*"Kernel panic"*) echo "kernel panic" ;;
+	*"blocked for more than"*) echo "hung task" ;;
+	*"soft lockup"*) echo "soft lockup" ;;
+	*"hard LOCKUP"*) echo "hard lockup" ;;
+	*) echo "RCU stall" ;;
+	esac
+}
+
+# stop_vm REASON [VERB]: record why and kill QEMU.
+stop_vm() {
+	local reason=$1 verb=${2:-hung} n
+	echo "$step $verb: $reason" >"$out/watchdog.txt"
+	log "$kernel VM: $step $verb: $reason"
+	kill -TERM "$qpid" 2>/dev/null || true
+	for n in 1 2 3 4 5; do
+		kill -0 "$qpid" 2>/dev/null || break
+		sleep 1
+	done
+	kill -KILL "$qpid" 2>/dev/null || true
+}
+
+# excerpt: the console around the first alarm, else its last lines.
+excerpt() {
+	local n
+	n=$( (grep -naE "$ALARM_RE" "$out/console.log" 2>/dev/null || true) | head -n1 | cut -d: -f1)
+	if [ -n "$n" ]; then
+		sed -n "$((n > 20 ? n - 20 : 1)),$((n + 60))p" "$out/console.log"
+	else
+		tail -n 60 "$out/console.log" 2>/dev/null
+	fi | tr -d '\r' >"$out/watchdog-excerpt.txt"
+}
+
+# update_step: follow the guest's @@STEP announcements; a new one restarts
+# the clock.
+update_step() {
+	local cur
+	cur=$( (grep -aE '^@@(STEP |VMTEST END)' "$out/results.log" || true) |
+	      tail -n1 | tr -d '\r')
+	[ "$cur" != "$last" ] || return 0
+	last=$cur step_t0=$(now_s)
+	case "$cur" in
+	"@@VMTEST END"*) step=poweroff step_limit=60 ;;
+	*) read -r _ _ step step_limit <<<"$cur" ;;
+	esac
+}
+
+rm -f "$out/watchdog.txt" "$out/watchdog-excerpt.txt"
+: >"$out/console.log"
+: >"$out/results.log"
+"${qemu[@]}" -monitor none \
 	-serial "file:$out/console.log" -serial "file:$out/results.log" \
-	-append "$append" </dev/null >"$out/qemu.log" 2>&1 || rc=$?
-if [ $rc -eq 124 ] || [ $rc -eq 137 ]; then
-	log "$kernel VM did not power off within ${limit}s (killed)"
+	-append "$append" </dev/null >"$out/qemu.log" 2>&1 &
+qpid=$!
+t0=$(now_s)
+step=boot step_t0=$t0 step_limit=$BOOT_LIMIT last="" off=0
+while kill -0 "$qpid" 2>/dev/null; do
+	sleep 1
+	now=$(now_s)
+	size=$(stat -c %s "$out/console.log")
+	if [ "$size" -gt "$off" ]; then
+		# Overlap a line's worth, in case a report straddles two polls.
+		hit=$(tail -c +$((off > 300 ? off - 300 : 1)) "$out/console.log" |
+		      grep -aE -m1 "$ALARM_RE" || true)
+		off=$size
+		if [ -n "$hit" ]; then
+			sleep 3
+			reason=$(alarm_reason "$hit")
+			[ "$reason" = "kernel panic" ] && verb=crashed || verb=hung
+			update_step
+			stop_vm "$reason" "$verb"
+			break
+		fi
+	fi
+	update_step
+	if [ "$step_limit" -gt 0 ] && [ $((now - step_t0)) -gt $((step_limit + GRACE)) ]; then
+		stop_vm "deadline ${step_limit}s exceeded"
+		break
+	fi
+	if [ "$limit" -gt 0 ] && [ $((now - t0)) -ge "$limit" ]; then
+		stop_vm "VM limit ${limit}s exceeded"
+		log "$kernel VM did not power off within ${limit}s (killed)"
+		break
+	fi
+done
+rc=0
+wait "$qpid" || rc=$?
+# A panic reboots the guest, and -no-reboot ends QEMU before the next poll.
+update_step
+if [ ! -f "$out/watchdog.txt" ] && grep -qa 'Kernel panic - not syncing' "$out/console.log"; then
+	echo "$step crashed: kernel panic" >"$out/watchdog.txt"
+	log "$kernel VM: $step crashed: kernel panic"
+fi
+if [ -f "$out/watchdog.txt" ]; then
+	excerpt
 	exit 1
 fi
 grep -q '^@@VMTEST END' "$out/results.log" 2>/dev/null || {

@@ -585,6 +585,8 @@ static int options_in_userns(const char *mnt, unsigned int outside,
 	char *shared;
 	pid_t pid;
 
+	/* Writing "go" to a child that already exited must not kill us. */
+	signal(SIGPIPE, SIG_IGN);
 	shared = mmap(NULL, MV_PAGE, PROT_READ | PROT_WRITE,
 		      MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	if (shared == MAP_FAILED || pipe(go) || pipe(done))
@@ -597,6 +599,8 @@ static int options_in_userns(const char *mnt, unsigned int outside,
 		char c, dev[256], dir[512], type[64], o[512];
 		FILE *f;
 
+		close(done[0]);
+		close(go[1]);
 		if (unshare(CLONE_NEWUSER))
 			_exit(errno == EINVAL ? 20 : 21);
 		if (write(done[1], "u", 1) != 1 || read(go[0], &c, 1) != 1)
@@ -610,10 +614,12 @@ static int options_in_userns(const char *mnt, unsigned int outside,
 				snprintf(shared, MV_PAGE, "%s", o);
 		_exit(shared[0] ? 0 : 24);
 	}
-	if (read(done[0], path, 1) != 1) {
-		ret = -EIO;
-		goto out;
-	}
+	/* Only the child writes done and reads go: EOF if it exits early. */
+	close(done[1]);
+	close(go[0]);
+	done[1] = go[0] = -1;
+	if (read(done[0], path, 1) != 1)
+		goto out;	/* the child's exit status says why */
 	snprintf(map, sizeof(map), "0 %u 1\n", outside);
 	snprintf(path, sizeof(path), "/proc/%d/uid_map", pid);
 	ret = write_file(path, map);
@@ -622,18 +628,17 @@ static int options_in_userns(const char *mnt, unsigned int outside,
 	snprintf(path, sizeof(path), "/proc/%d/gid_map", pid);
 	ret = ret ?: write_file(path, map);
 out:
-	if (write(go[1], "g", 1) != 1 && !ret)
-		ret = -EIO;
+	/* A failed write (the child is gone) shows in its exit status. */
+	if (write(go[1], "g", 1) != 1)
+		ret = ret ?: -EPIPE;
 	if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status))
 		ret = ret ?: -ECHILD;
-	else if (!ret)
+	else if (WEXITSTATUS(status))
 		ret = WEXITSTATUS(status);
 	snprintf(opts, len, "%s", shared);
 	munmap(shared, MV_PAGE);
-	close(go[0]);
 	close(go[1]);
 	close(done[0]);
-	close(done[1]);
 	return ret;
 }
 

@@ -52,9 +52,10 @@ append="console=ttyS0 panic=-1 loglevel=7"
 append="$append printk.devkmsg=on kmemleak=on nokaslr"
 # Two emulated NUMA nodes (both kernels have NUMA_EMU), so placement is
 # tested; the plan checks that node1 exists. The debug kernel also checks
-# every slab object (red zones, poisoning, free-pointer sanity).
+# every slab object: sanity checks, red zones, poisoning (FZP; not U, the
+# alloc/free stack of every object, which KASAN records already).
 append="$append numa=fake=2"
-[ "$kernel" = debug ] && append="$append slub_debug"
+[ "$kernel" = debug ] && append="$append slub_debug=FZP"
 # Single-threaded TCG, two vCPUs on one socket (both kernels have ACPI, so
 # both come up). With multi-threaded TCG, QEMU 7.2 now and then stops
 # delivering interrupts to the L1 kernel while a nested KVM guest runs: the

@@ -11,6 +11,8 @@
 #include <linux/mm.h>
 #include <linux/sched.h>
 #include <linux/wait_bit.h>
+#include <asm/mtrr.h>
+#include <asm/vmx.h>
 
 #include "ept/ept.h"
 #include "module/kunit_export.h"
@@ -85,10 +87,17 @@ static_assert(!(MEMVIRT_PTE_BUSY & (P2M_HW_BITS | P2M_AD_BITS |
 static_assert(!(MEMVIRT_PTE_SVE & (P2M_HW_BITS | P2M_AD_BITS | MEMVIRT_PTE_PFN_MASK |
 				   MEMVIRT_PTE_STATE_MASK | MEMVIRT_PTE_BUSY)));
 
-/* Every state fits in the state field (the field's maximum value). */
-#define P2M_STATE_MAX \
-	(MEMVIRT_PTE_STATE_MASK / (MEMVIRT_PTE_STATE_MASK & -MEMVIRT_PTE_STATE_MASK))
-static_assert(MEMVIRT_P2M_SWAPPED <= P2M_STATE_MAX);
+/* The hardware bits are where the SDM (and KVM's asm/vmx.h) put them. */
+static_assert(MEMVIRT_PTE_R == VMX_EPT_READABLE_MASK);
+static_assert(MEMVIRT_PTE_W == VMX_EPT_WRITABLE_MASK);
+static_assert(MEMVIRT_PTE_X == VMX_EPT_EXECUTABLE_MASK);
+static_assert(MEMVIRT_PTE_RWX == VMX_EPT_RWX_MASK);
+static_assert(MEMVIRT_PTE_MT_MASK == VMX_EPT_MT_MASK);
+static_assert(MEMVIRT_PTE_MT_MASK >> VMX_EPT_MT_EPTE_SHIFT == 7);
+static_assert(MEMVIRT_PTE_MT_WB == MTRR_TYPE_WRBACK);
+static_assert(MEMVIRT_PTE_IPAT == VMX_EPT_IPAT_BIT);
+static_assert(MEMVIRT_PTE_A == VMX_EPT_ACCESS_BIT);
+static_assert(MEMVIRT_PTE_D == VMX_EPT_DIRTY_BIT);
 
 /* Index of @gfn in a table of @level (1 = leaf, MEMVIRT_P2M_LEVELS = root). */
 static unsigned int p2m_index(u64 gfn, int level)
@@ -194,6 +203,8 @@ int memvirt_p2m_init(struct memvirt_p2m *p2m)
 	static struct lock_class_key gfn_lock_key;
 	struct page *root;
 
+	/* Every state fits in the state field (FIELD_MAX needs a function). */
+	BUILD_BUG_ON(FIELD_MAX(MEMVIRT_PTE_STATE_MASK) < MEMVIRT_P2M_SWAPPED);
 	root = alloc_page(GFP_KERNEL_ACCOUNT | __GFP_ZERO);
 	if (!root)
 		return -ENOMEM;
@@ -234,6 +245,8 @@ static void p2m_free_level(struct memvirt_p2m *p2m, int level)
 		free_page((unsigned long)table);
 		atomic_long_dec(&p2m->nr_tables);
 		gfn = (gfn | (span - 1)) + 1;
+		/* A dense 1 TiB guest has half a million leaf tables. */
+		cond_resched();
 	}
 }
 
@@ -321,6 +334,19 @@ static unsigned long *p2m_lock_word(u64 *ptep)
 	return (unsigned long *)ptep;
 }
 
+static void p2m_unlock_word(u64 *ptep)
+{
+	WARN_ON_ONCE(!memvirt_p2m_gfn_is_locked(ptep));
+	clear_bit_unlock(MEMVIRT_PTE_BUSY_BIT, p2m_lock_word(ptep));
+	/*
+	 * Order the clear before the waitqueue check in wake_up_bit(); pairs
+	 * with the barrier in prepare_to_wait() of the waiter, which then
+	 * tests the bit again.
+	 */
+	smp_mb__after_atomic();
+	wake_up_bit(p2m_lock_word(ptep), MEMVIRT_PTE_BUSY_BIT);
+}
+
 /**
  * memvirt_p2m_lock_gfn - take the gfn lock: the BUSY bit of its leaf entry.
  * @p2m: the P2M (for lockdep).
@@ -345,19 +371,50 @@ MEMVIRT_EXPORT_FOR_KUNIT(memvirt_p2m_lock_gfn);
  */
 void memvirt_p2m_unlock_gfn(struct memvirt_p2m *p2m, u64 *ptep)
 {
-	WARN_ON_ONCE(!memvirt_p2m_gfn_is_locked(ptep));
 	lock_map_release(&p2m->gfn_dep_map);
-	clear_bit_unlock(MEMVIRT_PTE_BUSY_BIT, p2m_lock_word(ptep));
-	/*
-	 * Order the clear before the waitqueue check in wake_up_bit(); pairs
-	 * with the barrier in prepare_to_wait() of the waiter, which then
-	 * tests the bit again.
-	 */
-	smp_mb__after_atomic();
-	wake_up_bit(p2m_lock_word(ptep), MEMVIRT_PTE_BUSY_BIT);
+	p2m_unlock_word(ptep);
 }
 
 MEMVIRT_EXPORT_FOR_KUNIT(memvirt_p2m_unlock_gfn);
+
+/**
+ * memvirt_p2m_lock_run - take the gfn locks of a run of consecutive gfns.
+ * @p2m: the P2M (for lockdep).
+ * @ptep: the leaf entry of the run's first gfn.
+ * @nr: gfns in the run, 1..memvirt_p2m_leaf_room() of the first: the run
+ *	stays inside one leaf table.
+ *
+ * Locks in ascending order and counts as one gfn lock for lockdep: a task
+ * holds one run, or one gfn lock, never more. Sleeps.
+ */
+void memvirt_p2m_lock_run(struct memvirt_p2m *p2m, u64 *ptep, unsigned int nr)
+{
+	unsigned int i;
+
+	lock_map_acquire(&p2m->gfn_dep_map);
+	for (i = 0; i < nr; i++)
+		wait_on_bit_lock(p2m_lock_word(ptep + i), MEMVIRT_PTE_BUSY_BIT,
+				 TASK_UNINTERRUPTIBLE);
+}
+
+MEMVIRT_EXPORT_FOR_KUNIT(memvirt_p2m_lock_run);
+
+/**
+ * memvirt_p2m_unlock_run - release a run taken by memvirt_p2m_lock_run().
+ * @p2m: the P2M (for lockdep).
+ * @ptep: the leaf entry of the run's first gfn.
+ * @nr: gfns in the run.
+ */
+void memvirt_p2m_unlock_run(struct memvirt_p2m *p2m, u64 *ptep, unsigned int nr)
+{
+	unsigned int i;
+
+	for (i = 0; i < nr; i++)
+		p2m_unlock_word(ptep + i);
+	lock_map_release(&p2m->gfn_dep_map);
+}
+
+MEMVIRT_EXPORT_FOR_KUNIT(memvirt_p2m_unlock_run);
 
 /**
  * memvirt_p2m_set - replace a locked leaf entry.

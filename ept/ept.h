@@ -6,13 +6,19 @@
  * =======
  *
  * Order (outer first):
- *   1. mapping->invalidate_lock (module/: shared in faults and I/O,
- *      exclusive in truncate and punch)
+ *   1. mapping->invalidate_lock (module/: shared in faults, I/O and
+ *      punch, exclusive in truncate and teardown; reclaim skips it)
  *   2. gfn lock: the MEMVIRT_PTE_BUSY bit of the gfn's own leaf entry, a
  *      sleeping bit lock (wait_on_bit_lock), tracked by lockdep through
  *      p2m->gfn_dep_map. Protects every other bit of that entry and the host
- *      page or slot it names. Never hold two gfn locks.
- *   3. page lock of the page a private entry names.
+ *      page or slot it names. A task holds either one gfn lock, or one run
+ *      of consecutive gfns of a single leaf table taken in ascending order
+ *      with memvirt_p2m_lock_run() (one lockdep acquisition): runs never
+ *      wait for a lock below one they hold, so lockers cannot form a cycle.
+ *   3. page lock of the frame an entry names: a private page, or the zero
+ *      frame a read-only entry names.
+ *
+ * Documentation/locking.rst has the global order.
  *
  * Tables are installed lock-free with cmpxchg and are freed only by
  * memvirt_p2m_destroy(), when nobody can look them up any more: a pointer to
@@ -39,7 +45,9 @@
  * |SV| res  |BUSY| state| PFN (or slot, later)      |ig|UX| D| A|ig|IP|MT |X|W|R|
  * +--+------+----+------+---------------------------+--+--+--+--+--+--+---+-+-+-+
  *
- *  R/W/X  read, write, execute permission (set while a page is present)
+ *  R/W/X  read, write, execute permission: RWX on a private page; R alone
+ *         on a gfn that reads as zero while a read-only zero frame (its
+ *         PFN) may be mapped for it
  *  MT     EPT memory type, 6 = write-back
  *  IP     ignore PAT
  *  A/D    accessed (faulted in) and dirty (written through a mapping)
@@ -104,11 +112,28 @@ static inline unsigned long memvirt_pte_pfn(u64 pte)
 	return FIELD_GET(MEMVIRT_PTE_PFN_MASK, pte);
 }
 
-/* Does the entry name a host page (a present, mappable gfn)? */
+/* Does the entry name a host page that backs the gfn (private or shared)? */
 static inline bool memvirt_pte_has_page(u64 pte)
 {
 	return memvirt_pte_state(pte) == MEMVIRT_P2M_PRIVATE ||
 	       memvirt_pte_state(pte) == MEMVIRT_P2M_SHARED;
+}
+
+/* Does the gfn read as zero without holding anything (absent, zero, ballooned)? */
+static inline bool memvirt_pte_reads_zero(u64 pte)
+{
+	return memvirt_pte_state(pte) == MEMVIRT_P2M_ABSENT ||
+	       memvirt_pte_state(pte) == MEMVIRT_P2M_ZERO ||
+	       memvirt_pte_state(pte) == MEMVIRT_P2M_BALLOONED;
+}
+
+/*
+ * May a read-only zero frame be mapped for this gfn? Then its PFN is the
+ * frame's. The R bit is cleared only together with an unmap of the gfn.
+ */
+static inline bool memvirt_pte_maps_zero_frame(u64 pte)
+{
+	return memvirt_pte_reads_zero(pte) && (pte & MEMVIRT_PTE_R);
 }
 
 static inline bool memvirt_pte_is_dirty(u64 pte)
@@ -135,6 +160,17 @@ static inline u64 memvirt_pte_mk_nopage(enum memvirt_p2m_state state)
 	return FIELD_PREP(MEMVIRT_PTE_STATE_MASK, state);
 }
 
+/*
+ * A gfn that reads as zero (@state ZERO or BALLOONED) while the zero frame
+ * @pfn may be mapped read-only for it: an EPT read-only leaf.
+ */
+static inline u64 memvirt_pte_mk_zero_frame(enum memvirt_p2m_state state, unsigned long pfn)
+{
+	return MEMVIRT_PTE_R | FIELD_PREP(MEMVIRT_PTE_MT_MASK, MEMVIRT_PTE_MT_WB) |
+	       MEMVIRT_PTE_IPAT | FIELD_PREP(MEMVIRT_PTE_PFN_MASK, (u64)pfn) |
+	       FIELD_PREP(MEMVIRT_PTE_STATE_MASK, state);
+}
+
 int memvirt_p2m_init(struct memvirt_p2m *p2m);
 void memvirt_p2m_destroy(struct memvirt_p2m *p2m);
 
@@ -143,6 +179,8 @@ u64 *memvirt_p2m_find_or_alloc(struct memvirt_p2m *p2m, u64 gfn, gfp_t gfp);
 
 void memvirt_p2m_lock_gfn(struct memvirt_p2m *p2m, u64 *ptep);
 void memvirt_p2m_unlock_gfn(struct memvirt_p2m *p2m, u64 *ptep);
+void memvirt_p2m_lock_run(struct memvirt_p2m *p2m, u64 *ptep, unsigned int nr);
+void memvirt_p2m_unlock_run(struct memvirt_p2m *p2m, u64 *ptep, unsigned int nr);
 void memvirt_p2m_set(u64 *ptep, u64 pte);
 
 static inline u64 memvirt_p2m_read(const u64 *ptep)
@@ -153,6 +191,19 @@ static inline u64 memvirt_p2m_read(const u64 *ptep)
 static inline bool memvirt_p2m_gfn_is_locked(const u64 *ptep)
 {
 	return READ_ONCE(*ptep) & MEMVIRT_PTE_BUSY;
+}
+
+/* "Caller holds the gfn lock": the bit, and a gfn lock in lockdep's eyes. */
+#define memvirt_p2m_assert_locked(p2m, ptep)				\
+	do {								\
+		lockdep_assert(lock_is_held(&(p2m)->gfn_dep_map));	\
+		WARN_ON_ONCE(!memvirt_p2m_gfn_is_locked(ptep));		\
+	} while (0)
+
+/* Gfns one leaf table maps; a run of gfn locks stays inside one. */
+static inline unsigned int memvirt_p2m_leaf_room(u64 gfn)
+{
+	return MEMVIRT_P2M_ENTRIES - (gfn & (MEMVIRT_P2M_ENTRIES - 1));
 }
 
 /* Bytes of host memory the P2M's tables use. */

@@ -17,28 +17,32 @@
 static struct dentry *memvirt_debugfs_root;
 static struct dentry *memvirt_debugfs_vms;
 
-/* First gfn at or after *pos whose entry is not ABSENT, or NULL. */
+/*
+ * seq_file positions: 0 is the header line, gfn + 1 the line of a gfn. So a
+ * dump of an empty P2M is its header alone, and a read resumes at a gfn.
+ */
 static void *memvirt_p2m_seq_find(struct seq_file *m, loff_t *pos)
 {
 	struct memvirt_vm *vm = m->private;
 	struct memvirt_p2m_iter iter;
+	u64 pte;
 
-	if (*pos > MEMVIRT_P2M_MAX_GFN)
+	if (*pos > MEMVIRT_P2M_MAX_GFN + 1)
 		return NULL;
-	for_each_p2m_entry(iter, &vm->p2m, *pos, MEMVIRT_P2M_MAX_GFN + 1) {
-		if (memvirt_pte_state(memvirt_p2m_read(iter.ptep)) != MEMVIRT_P2M_ABSENT) {
-			*pos = iter.gfn;
-			return iter.ptep;
-		}
+	for_each_p2m_entry(iter, &vm->p2m, *pos - 1, MEMVIRT_P2M_MAX_GFN + 1) {
+		pte = memvirt_p2m_read(iter.ptep);
+		if (memvirt_pte_state(pte) == MEMVIRT_P2M_ABSENT)
+			continue;
+		*pos = iter.gfn + 1;
+		return iter.ptep;
 	}
+	*pos = MEMVIRT_P2M_MAX_GFN + 2;
 	return NULL;
 }
 
 static void *memvirt_p2m_seq_start(struct seq_file *m, loff_t *pos)
 {
-	if (!*pos)
-		seq_puts(m, "# gfn pte state flags\n");
-	return memvirt_p2m_seq_find(m, pos);
+	return *pos ? memvirt_p2m_seq_find(m, pos) : SEQ_START_TOKEN;
 }
 
 static void *memvirt_p2m_seq_next(struct seq_file *m, void *v, loff_t *pos)
@@ -53,37 +57,29 @@ static void memvirt_p2m_seq_stop(struct seq_file *m, void *v)
 
 static int memvirt_p2m_seq_show(struct seq_file *m, void *v)
 {
-	u64 pte = memvirt_p2m_read(v);
 	char text[32];
+	u64 pte;
 
+	if (v == SEQ_START_TOKEN) {
+		seq_puts(m, "# gfn pte state flags\n");
+		return 0;
+	}
+	pte = memvirt_p2m_read(v);
+	if (WARN_ON_ONCE(memvirt_store_action(memvirt_pte_state(pte), MEMVIRT_OP_DUMP) !=
+			 MEMVIRT_ACT_REPORT))
+		return 0;
 	memvirt_pte_snprint(text, sizeof(text), pte);
-	seq_printf(m, "gfn 0x%llx pte 0x%016llx %s\n", (u64)m->index, pte, text);
+	seq_printf(m, "gfn 0x%llx pte 0x%016llx %s\n", (u64)m->index - 1, pte, text);
 	return 0;
 }
 
-static const struct seq_operations memvirt_p2m_seq_ops = {
+static const struct seq_operations memvirt_p2m_sops = {
 	.start	= memvirt_p2m_seq_start,
 	.next	= memvirt_p2m_seq_next,
 	.stop	= memvirt_p2m_seq_stop,
 	.show	= memvirt_p2m_seq_show,
 };
-
-static int memvirt_p2m_open(struct inode *inode, struct file *file)
-{
-	int err = seq_open(file, &memvirt_p2m_seq_ops);
-
-	if (!err)
-		((struct seq_file *)file->private_data)->private = inode->i_private;
-	return err;
-}
-
-static const struct file_operations memvirt_p2m_fops = {
-	.owner		= THIS_MODULE,
-	.open		= memvirt_p2m_open,
-	.read		= seq_read,
-	.llseek		= seq_lseek,
-	.release	= seq_release,
-};
+DEFINE_SEQ_ATTRIBUTE(memvirt_p2m);
 
 void memvirt_debugfs_add_vm(struct memvirt_vm *vm)
 {

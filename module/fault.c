@@ -12,8 +12,11 @@
  * reference of their own, so GUP (and so KVM) treats them like any file page.
  *
  * ->fault, under mapping->invalidate_lock (shared) and the gfn lock, checks
- * the gfn against i_size, allocates a zeroed page if the gfn has none, takes
- * the pte's reference and *locks the page* before dropping the gfn lock. The
+ * the gfn against i_size and asks the page store (module/store.c) for the
+ * frame that serves it: the gfn's private page, a newly allocated zeroed
+ * page for a write, or a read-only zero frame for a read of a gfn that
+ * holds nothing. It takes the pte's reference and *locks the frame* before
+ * dropping the gfn lock. The
  * page stays locked (VM_FAULT_LOCKED) until the core MM has installed the
  * pte. Everything that takes a page away (punch, truncate, later reclaim)
  * holds the gfn lock and then locks the page before unmapping it, so it
@@ -24,11 +27,13 @@
  * later finds the new P2M state. The P2M's reference is dropped last; a pin
  * elsewhere (GUP, vhost) keeps the page alive but it is no longer guest RAM.
  *
- * ->page_mkwrite is the write-notification hook: the page is mapped
- * read-only until the first write through each mapping. It checks, under the
- * gfn lock, that the P2M still names the faulting page (else the fault is
- * retried), marks the entry dirty and returns the page locked. This is where
- * copy-on-write of shared frames will be broken.
+ * ->page_mkwrite is the write-notification hook: a frame is mapped
+ * read-only until the first write through each mapping. Under the gfn lock
+ * it asks the store: a private page that the P2M still names is marked
+ * dirty and returned locked; a zero frame gets copy-on-write broken (a
+ * private page replaces it, the read-only mapping is zapped) and the fault
+ * is retried, as it is when the gfn changed meanwhile. Shared frames will
+ * be broken the same way.
  *
  * read() and write() never copy to or from user memory while holding the
  * invalidate_lock or a gfn lock with page faults enabled: the user buffer may
@@ -37,152 +42,48 @@
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/highmem.h>
+#include <linux/mempolicy.h>
 #include <linux/mm.h>
 #include <linux/pagemap.h>
 #include <linux/sched/signal.h>
 #include <linux/uio.h>
 
+#include "module/compat.h"
 #include "module/memvirt.h"
 #include "module/trace.h"
 
-/*
- * Guest pages: zeroed before any VM sees them; charged to the memory cgroup
- * of the task that populates them (the VMM), as shmem would be; not movable
- * (memvirt does not implement migration, so __GFP_MOVABLE would defeat
- * compaction). P2M tables are charged the same way.
- */
-#define MEMVIRT_GUEST_GFP	(GFP_HIGHUSER | __GFP_ZERO | __GFP_ACCOUNT)
-#define MEMVIRT_TABLE_GFP	GFP_KERNEL_ACCOUNT
-
-/*
- * A zeroed guest page. From a fault, the mapping's NUMA policy applies (mbind,
- * QEMU's host-nodes=); from read/write/fallocate, the task's.
- */
-static struct page *memvirt_alloc_guest_page(struct vm_fault *vmf)
+/* Pages of the file; faults and I/O check gfns against it under invalidate_lock. */
+static u64 memvirt_vm_pages(struct memvirt_vm *vm)
 {
-	struct folio *folio;
-
-	if (!vmf)
-		return alloc_page(MEMVIRT_GUEST_GFP);
-	folio = vma_alloc_folio(MEMVIRT_GUEST_GFP, 0, vmf->vma, vmf->address, false);
-	return folio ? &folio->page : NULL;
-}
-
-static void memvirt_account_resident(struct memvirt_vm *vm, long nr)
-{
-	atomic_long_add(nr, &vm->stats.resident);
-	atomic_long_add(nr, &memvirt.resident);
-}
-
-/*
- * __memvirt_gfn_page - the page behind a locked gfn, allocated if @alloc
- * (@vmf: the fault allocating it, or NULL). Returns the page (no reference
- * taken), NULL if the gfn has none and !@alloc, or ERR_PTR(-ENOMEM). Caller
- * holds the gfn lock.
- */
-static struct page *__memvirt_gfn_page(struct memvirt_vm *vm, u64 *ptep, bool alloc,
-				       struct vm_fault *vmf)
-{
-	u64 pte = memvirt_p2m_read(ptep);
-	struct page *page;
-
-	if (memvirt_pte_has_page(pte))
-		return pfn_to_page(memvirt_pte_pfn(pte));
-	if (!alloc)
-		return NULL;
-	page = memvirt_alloc_guest_page(vmf);
-	if (!page)
-		return ERR_PTR(-ENOMEM);
-	/* The allocation's reference becomes the P2M's reference. */
-	memvirt_p2m_set(ptep, memvirt_pte_mk_private(page_to_pfn(page)));
-	memvirt_account_resident(vm, 1);
-	return page;
-}
-
-/*
- * __memvirt_gfn_discard - take the page away from a locked gfn and leave the
- * entry in state @to. Returns 1 if a page was freed. Caller holds the gfn
- * lock and the invalidate_lock exclusively.
- */
-static int __memvirt_gfn_discard(struct memvirt_vm *vm, u64 gfn, u64 *ptep,
-				 enum memvirt_p2m_state to)
-{
-	u64 pte = memvirt_p2m_read(ptep);
-	struct page *page;
-
-	if (!memvirt_pte_has_page(pte)) {
-		if (memvirt_pte_state(pte) != to)
-			memvirt_p2m_set(ptep, memvirt_pte_mk_nopage(to));
-		return 0;
-	}
-	page = pfn_to_page(memvirt_pte_pfn(pte));
-	/* Waits out a fault that chose this page but has not mapped it yet. */
-	lock_page(page);
-	if (page_mapped(page))
-		unmap_mapping_pages(vm->mapping, gfn, 1, false);
-	memvirt_p2m_set(ptep, memvirt_pte_mk_nopage(to));
-	unlock_page(page);
-	put_page(page);		/* the P2M's reference */
-	memvirt_account_resident(vm, -1);
-	return 1;
+	return PFN_UP(i_size_read(vm->mapping->host));
 }
 
 /**
- * memvirt_vm_discard - free the pages of gfns [@start, @end).
+ * memvirt_vm_discard - punch, truncate or tear down gfns [@start, @end).
  * @vm:		the VM.
  * @start:	first gfn.
  * @end:	first gfn past the range (exclusive).
- * @to:		state left behind: ZERO (punch) or ABSENT (truncate).
+ * @op:		MEMVIRT_OP_PUNCH (leaves ZERO; invalidate_lock held shared),
+ *		_TRUNCATE or _TEARDOWN (leave ABSENT; held exclusively).
  *
- * Caller holds mapping->invalidate_lock exclusively. Returns pages freed.
+ * @freed:	pages freed, added to.
+ *
+ * Return: 0, or -EIO if a gfn's state is one this version cannot discard
+ * (the other gfns were done).
  */
-u64 memvirt_vm_discard(struct memvirt_vm *vm, u64 start, u64 end,
-		       enum memvirt_p2m_state to)
+int memvirt_vm_discard(struct memvirt_vm *vm, u64 start, u64 end, enum memvirt_op op,
+		       u64 *freed)
 {
-	struct memvirt_p2m_iter iter;
-	u64 freed = 0;
+	struct memvirt_range_result res = {};
+	int err;
 
-	lockdep_assert_held_write(&vm->mapping->invalidate_lock);
+	lockdep_assert_held(&vm->mapping->invalidate_lock);
 	if (start >= end)
 		return 0;
-	/* Bulk unmap first; __memvirt_gfn_discard() catches racing faults. */
-	unmap_mapping_pages(vm->mapping, start, end - start, false);
-	for_each_p2m_entry(iter, &vm->p2m, start, end) {
-		if (memvirt_pte_state(memvirt_p2m_read(iter.ptep)) == to)
-			continue;
-		memvirt_p2m_lock_gfn(&vm->p2m, iter.ptep);
-		freed += __memvirt_gfn_discard(vm, iter.gfn, iter.ptep, to);
-		memvirt_p2m_unlock_gfn(&vm->p2m, iter.ptep);
-	}
-	trace_discard(vm->id, start, end - start, freed);
-	return freed;
-}
-
-/**
- * memvirt_vm_get_page - a gfn's page with a reference for the caller.
- * @vm:		the VM.
- * @gfn:	guest frame, below i_size (caller checked, under
- *		invalidate_lock).
- * @alloc:	allocate a zeroed page if the gfn has none.
- *
- * Returns the page with an extra reference, NULL if the gfn has no page and
- * !@alloc, or an ERR_PTR.
- */
-struct page *memvirt_vm_get_page(struct memvirt_vm *vm, u64 gfn, bool alloc)
-{
-	struct page *page;
-	u64 *ptep;
-
-	ptep = alloc ? memvirt_p2m_find_or_alloc(&vm->p2m, gfn, MEMVIRT_TABLE_GFP) :
-		       memvirt_p2m_find(&vm->p2m, gfn);
-	if (IS_ERR_OR_NULL(ptep))
-		return ERR_CAST(ptep);
-	memvirt_p2m_lock_gfn(&vm->p2m, ptep);
-	page = __memvirt_gfn_page(vm, ptep, alloc, NULL);
-	if (!IS_ERR_OR_NULL(page))
-		get_page(page);
-	memvirt_p2m_unlock_gfn(&vm->p2m, ptep);
-	return page;
+	err = memvirt_store_range(vm, start, end, op, &res);
+	trace_discard(vm->id, start, end - start, res.done);
+	*freed += res.done;
+	return err;
 }
 
 /**
@@ -192,15 +93,16 @@ struct page *memvirt_vm_get_page(struct memvirt_vm *vm, u64 gfn, bool alloc)
  * @end:	first gfn past the range (exclusive).
  *
  * Caller holds the invalidate_lock shared and checked @end against i_size.
- * Returns 0, -ENOMEM, or -EINTR on a fatal signal.
+ * Returns 0, -ENOMEM, -EIO, or -EINTR on a fatal signal.
  */
 int memvirt_vm_populate(struct memvirt_vm *vm, u64 start, u64 end)
 {
 	struct page *page;
 	u64 gfn;
 
+	lockdep_assert_held_read(&vm->mapping->invalidate_lock);
 	for (gfn = start; gfn < end; gfn++) {
-		page = memvirt_vm_get_page(vm, gfn, true);
+		page = memvirt_store_get_page(vm, gfn, MEMVIRT_OP_POPULATE);
 		if (IS_ERR(page))
 			return PTR_ERR(page);
 		put_page(page);
@@ -218,10 +120,10 @@ static ssize_t memvirt_read_gfn(struct memvirt_vm *vm, u64 gfn, size_t off,
 	struct page *page;
 	size_t n;
 
-	page = memvirt_vm_get_page(vm, gfn, false);
+	page = memvirt_store_get_page(vm, gfn, MEMVIRT_OP_READ);
 	if (IS_ERR(page))
 		return PTR_ERR(page);
-	if (!page)
+	if (!page)	/* reads as zero: nothing is allocated */
 		return iov_iter_zero(bytes, iter);
 	n = copy_page_to_iter(page, off, bytes, iter);
 	put_page(page);
@@ -244,7 +146,7 @@ static ssize_t memvirt_write_gfn(struct memvirt_vm *vm, u64 gfn, size_t off,
 	if (IS_ERR(ptep))
 		return PTR_ERR(ptep);
 	memvirt_p2m_lock_gfn(&vm->p2m, ptep);
-	page = __memvirt_gfn_page(vm, ptep, true, NULL);
+	page = __memvirt_store_get(vm, gfn, ptep, MEMVIRT_OP_WRITE, NULL);
 	if (IS_ERR(page)) {
 		n = PTR_ERR(page);
 	} else {
@@ -262,12 +164,14 @@ static ssize_t memvirt_write_gfn(struct memvirt_vm *vm, u64 gfn, size_t off,
  * memvirt_vm_copy - read() and write() of guest RAM.
  * @vm:		the VM.
  * @iocb:	file position; advanced by the bytes copied.
- * @iter:	user buffer.
+ * @iter:	user buffer, or a pipe (splice), or kernel memory.
  * @write:	copy into guest RAM (else out of it).
  *
  * Writes never extend the file: they stop at EOF, and one that starts at or
- * past EOF fails with -ENOSPC (guest RAM grows only by ftruncate). Returns
- * bytes copied or a negative errno if nothing was.
+ * past EOF fails with -ENOSPC (guest RAM grows only by ftruncate). A read
+ * ends at the first short copy (a bad user buffer, a full pipe), as
+ * filemap_read() does. Returns bytes copied, or a negative errno if nothing
+ * was (-EFAULT for a buffer that took nothing).
  */
 ssize_t memvirt_vm_copy(struct memvirt_vm *vm, struct kiocb *iocb,
 			struct iov_iter *iter, bool write)
@@ -302,6 +206,11 @@ ssize_t memvirt_vm_copy(struct memvirt_vm *vm, struct kiocb *iocb,
 			break;
 		pos += n;
 		done += n;
+		/* A write retries a short copy after faulting the source in. */
+		if (!write && n < bytes) {
+			n = -EFAULT;
+			break;
+		}
 		if (fatal_signal_pending(current)) {
 			n = -EINTR;
 			break;
@@ -313,14 +222,14 @@ ssize_t memvirt_vm_copy(struct memvirt_vm *vm, struct kiocb *iocb,
 }
 
 /*
- * No memory even after the allocator's own reclaim and OOM handling: the
- * access fails cleanly (SIGBUS for a process, -EFAULT from KVM_RUN for a
- * guest) and says why, rather than looping in the fault.
+ * A fault that cannot be served fails cleanly (SIGBUS for a process,
+ * -EFAULT from KVM_RUN for a guest) and says why, rather than looping.
  */
-static vm_fault_t memvirt_fault_nomem(struct memvirt_vm *vm, u64 gfn)
+static vm_fault_t memvirt_fault_error(struct memvirt_vm *vm, u64 gfn, int err)
 {
-	pr_warn_ratelimited("vm %llu (%s): no memory for gfn 0x%llx: access fails with SIGBUS\n",
-			    vm->id, vm->name, gfn);
+	if (err == -ENOMEM)
+		pr_warn_ratelimited("vm %llu (%s): no memory for gfn 0x%llx: access fails with SIGBUS\n",
+				    vm->id, vm->name, gfn);
 	return VM_FAULT_SIGBUS;
 }
 
@@ -328,6 +237,7 @@ static vm_fault_t memvirt_fault(struct vm_fault *vmf)
 {
 	struct memvirt_vm *vm = memvirt_file_vm(vmf->vma->vm_file);
 	struct address_space *mapping = vm->mapping;
+	bool write = vmf->flags & FAULT_FLAG_WRITE;
 	enum memvirt_p2m_state old = MEMVIRT_P2M_ABSENT;
 	u64 gfn = vmf->pgoff;
 	struct page *page;
@@ -335,22 +245,24 @@ static vm_fault_t memvirt_fault(struct vm_fault *vmf)
 	u64 *ptep;
 
 	filemap_invalidate_lock_shared(mapping);
-	if (gfn >= memvirt_bytes_to_pages(i_size_read(mapping->host))) {
+	if (gfn >= memvirt_vm_pages(vm)) {
 		ret = VM_FAULT_SIGBUS;
 		goto out;
 	}
 	ptep = memvirt_p2m_find_or_alloc(&vm->p2m, gfn, MEMVIRT_TABLE_GFP);
 	if (IS_ERR(ptep)) {
-		ret = memvirt_fault_nomem(vm, gfn);
+		ret = memvirt_fault_error(vm, gfn, PTR_ERR(ptep));
 		goto out;
 	}
 	memvirt_p2m_lock_gfn(&vm->p2m, ptep);
 	old = memvirt_pte_state(memvirt_p2m_read(ptep));
-	page = __memvirt_gfn_page(vm, ptep, true, vmf);
+	page = __memvirt_store_get(vm, gfn, ptep, write ? MEMVIRT_OP_FAULT_WRITE :
+				   MEMVIRT_OP_FAULT_READ, vmf);
 	if (IS_ERR(page)) {
-		ret = memvirt_fault_nomem(vm, gfn);
+		ret = memvirt_fault_error(vm, gfn, PTR_ERR(page));
 	} else {
-		memvirt_p2m_set(ptep, memvirt_p2m_read(ptep) | MEMVIRT_PTE_A);
+		if (memvirt_pte_has_page(memvirt_p2m_read(ptep)))
+			memvirt_p2m_set(ptep, memvirt_p2m_read(ptep) | MEMVIRT_PTE_A);
 		get_page(page);		/* the pte's reference */
 		lock_page(page);	/* until the pte is installed */
 		vmf->page = page;
@@ -361,37 +273,65 @@ out:
 	filemap_invalidate_unlock_shared(mapping);
 	if (ret & VM_FAULT_LOCKED)
 		atomic_long_inc(&vm->stats.faults);
-	trace_fault(vm->id, gfn, vmf->flags & FAULT_FLAG_WRITE, old, (__force u32)ret);
+	trace_fault(vm->id, gfn, write, old, (__force u32)ret);
 	return ret;
 }
 
 static vm_fault_t memvirt_page_mkwrite(struct vm_fault *vmf)
 {
-	struct memvirt_vm *vm = memvirt_file_vm(vmf->vma->vm_file);
+	struct file *file = vmf->vma->vm_file;
+	struct memvirt_vm *vm = memvirt_file_vm(file);
+	struct address_space *mapping = vm->mapping;
 	struct page *page = vmf->page;
-	u64 gfn = vmf->pgoff;
+	enum memvirt_p2m_state old = MEMVIRT_P2M_ABSENT;
 	vm_fault_t ret = VM_FAULT_NOPAGE;
-	u64 *ptep, pte;
+	u64 gfn = vmf->pgoff;
+	u64 *ptep;
+	int err;
 
+	sb_start_pagefault(mapping->host->i_sb);
+	file_update_time(file);
+	/* Keeps i_size: copy-on-write must not allocate past a truncate. */
+	filemap_invalidate_lock_shared(mapping);
 	ptep = memvirt_p2m_find(&vm->p2m, gfn);
-	if (WARN_ON_ONCE(!ptep))
-		return VM_FAULT_SIGBUS;
+	/* Beyond EOF since the pte was made: the retry gets SIGBUS. */
+	if (gfn >= memvirt_vm_pages(vm) || WARN_ON_ONCE(!ptep))
+		goto out;
 	memvirt_p2m_lock_gfn(&vm->p2m, ptep);
-	pte = memvirt_p2m_read(ptep);
-	/* Punched or truncated since the pte was made: retry the fault. */
-	if (memvirt_pte_has_page(pte) && memvirt_pte_pfn(pte) == page_to_pfn(page)) {
+	old = memvirt_pte_state(memvirt_p2m_read(ptep));
+	err = __memvirt_store_mkwrite(vm, gfn, ptep, page, vmf);
+	if (!err) {
 		lock_page(page);
-		memvirt_p2m_set(ptep, pte | MEMVIRT_PTE_D);
 		ret = VM_FAULT_LOCKED;
+	} else if (err != -EAGAIN) {
+		ret = memvirt_fault_error(vm, gfn, err);
 	}
 	memvirt_p2m_unlock_gfn(&vm->p2m, ptep);
+out:
+	filemap_invalidate_unlock_shared(mapping);
+	sb_end_pagefault(mapping->host->i_sb);
 	if (ret == VM_FAULT_LOCKED)
 		atomic_long_inc(&vm->stats.mkwrite);
-	trace_fault(vm->id, gfn, true, memvirt_pte_state(pte), (__force u32)ret);
+	trace_fault(vm->id, gfn, true, old, (__force u32)ret);
 	return ret;
+}
+
+/*
+ * NUMA balancing must leave guest pages alone: they cannot migrate, so its
+ * hinting would only make clean pages PROT_NONE and zap KVM's entries for
+ * nothing. task_numa_work() skips a VMA whose policy lacks MPOL_F_MOF
+ * ("migrate on fault"); answering for the policy here (the one mbind() set
+ * on the VMA, or none) keeps the task's default policy, which has it, out.
+ * Allocation still falls back to the task's policy when the VMA has none.
+ */
+static __maybe_unused struct mempolicy *memvirt_get_policy(struct vm_area_struct *vma,
+							   unsigned long addr)
+{
+	return vma_policy(vma);
 }
 
 const struct vm_operations_struct memvirt_vm_ops = {
 	.fault		= memvirt_fault,
 	.page_mkwrite	= memvirt_page_mkwrite,
+	MEMVIRT_VM_OPS_GET_POLICY(memvirt_get_policy)
 };

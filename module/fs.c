@@ -137,10 +137,12 @@ static int memvirt_set_size(struct inode *inode, loff_t size)
 	struct memvirt_vm *vm = inode->i_private;
 	struct address_space *mapping = inode->i_mapping;
 	loff_t old = i_size_read(inode);
-	u64 new_pages = memvirt_bytes_to_pages(size);
+	u64 new_pages = PFN_UP(size);
 	struct page *page;
+	u64 freed = 0;
 	int err;
 
+	lockdep_assert_held(&inode->i_rwsem);
 	if (size == old)
 		return 0;
 	err = memvirt_vm_resize(vm, size);
@@ -152,10 +154,12 @@ static int memvirt_set_size(struct inode *inode, loff_t size)
 	}
 	filemap_invalidate_lock(mapping);
 	i_size_write(inode, size);
-	memvirt_vm_discard(vm, new_pages, memvirt_bytes_to_pages(old), MEMVIRT_P2M_ABSENT);
+	/* A shrink cannot fail; a refused gfn (-EIO) was logged and is kept. */
+	memvirt_vm_discard(vm, new_pages, PFN_UP(old), MEMVIRT_OP_TRUNCATE,
+			   &freed);
 	/* The tail of a partial last page must read as zero if regrown. */
 	if (offset_in_page(size)) {
-		page = memvirt_vm_get_page(vm, new_pages - 1, false);
+		page = memvirt_store_get_page(vm, new_pages - 1, MEMVIRT_OP_READ);
 		if (!IS_ERR_OR_NULL(page)) {
 			zero_user_segment(page, offset_in_page(size), PAGE_SIZE);
 			put_page(page);
@@ -217,7 +221,10 @@ static int memvirt_mmap(struct file *file, struct vm_area_struct *vma)
 
 static ssize_t memvirt_read_iter(struct kiocb *iocb, struct iov_iter *to)
 {
-	return memvirt_vm_copy(memvirt_file_vm(iocb->ki_filp), iocb, to, false);
+	ssize_t ret = memvirt_vm_copy(memvirt_file_vm(iocb->ki_filp), iocb, to, false);
+
+	file_accessed(iocb->ki_filp);
+	return ret;
 }
 
 static ssize_t memvirt_write_iter(struct kiocb *iocb, struct iov_iter *from)
@@ -240,20 +247,26 @@ static long memvirt_punch(struct inode *inode, loff_t off, loff_t len)
 {
 	struct memvirt_vm *vm = inode->i_private;
 	struct address_space *mapping = inode->i_mapping;
-	u64 start = off >> PAGE_SHIFT, end, freed;
+	u64 start = off >> PAGE_SHIFT, end, freed = 0;
+	int err;
 
 	if (!PAGE_ALIGNED(off) || !PAGE_ALIGNED(len)) {
 		pr_warn_ratelimited("vm %llu: punch of [%lld, +%lld) refused: offset and length must be multiples of %lu\n",
 				    vm->id, off, len, PAGE_SIZE);
 		return -EINVAL;
 	}
-	filemap_invalidate_lock(mapping);
+	/*
+	 * Shared: faults in the rest of the VM go on (the reclaim protocol
+	 * needs only gfn and page locks); i_size cannot change, as truncate
+	 * takes it exclusively.
+	 */
+	filemap_invalidate_lock_shared(mapping);
 	end = min_t(u64, (off + len) >> PAGE_SHIFT,
-		    memvirt_bytes_to_pages(i_size_read(inode)));
-	freed = memvirt_vm_discard(vm, start, end, MEMVIRT_P2M_ZERO);
+		    PFN_UP(i_size_read(inode)));
+	err = memvirt_vm_discard(vm, start, end, MEMVIRT_OP_PUNCH, &freed);
 	atomic_long_add(freed, &vm->stats.punched);
-	filemap_invalidate_unlock(mapping);
-	return 0;
+	filemap_invalidate_unlock_shared(mapping);
+	return err;
 }
 
 static long memvirt_fill(struct inode *inode, int mode, loff_t off, loff_t len)
@@ -273,7 +286,7 @@ static long memvirt_fill(struct inode *inode, int mode, loff_t off, loff_t len)
 	filemap_invalidate_lock_shared(mapping);
 	end = min(end, i_size_read(inode));
 	err = off < end ? memvirt_vm_populate(vm, off >> PAGE_SHIFT,
-					      memvirt_bytes_to_pages(end)) : 0;
+					      PFN_UP(end)) : 0;
 	filemap_invalidate_unlock_shared(mapping);
 	return err;
 }
@@ -326,10 +339,11 @@ static int memvirt_show_options(struct seq_file *m, struct dentry *root)
 {
 	struct inode *inode = d_inode(root);
 
+	/* In the reader's user namespace, as stat() would show them. */
 	if (!uid_eq(inode->i_uid, GLOBAL_ROOT_UID))
-		seq_printf(m, ",uid=%u", from_kuid_munged(&init_user_ns, inode->i_uid));
+		seq_printf(m, ",uid=%u", from_kuid_munged(seq_user_ns(m), inode->i_uid));
 	if (!gid_eq(inode->i_gid, GLOBAL_ROOT_GID))
-		seq_printf(m, ",gid=%u", from_kgid_munged(&init_user_ns, inode->i_gid));
+		seq_printf(m, ",gid=%u", from_kgid_munged(seq_user_ns(m), inode->i_gid));
 	if ((inode->i_mode & S_IALLUGO) != MEMVIRT_ROOT_MODE_DEFAULT)
 		seq_printf(m, ",mode=%o", inode->i_mode & S_IALLUGO);
 	return 0;

@@ -23,28 +23,42 @@ static int __init memvirt_init(void)
 
 	/* The budget defaults to all of RAM (whole MiB, as budget_mb shows it). */
 	memvirt.budget_pages = round_down(totalram_pages(), 1UL << (20 - PAGE_SHIFT));
-	err = memvirt_sysfs_init();
+	err = memvirt_zero_frames_init();
 	if (err)
 		return err;
+	err = memvirt_vm_init();
+	if (err)
+		goto out_free_zero_frames;
+	err = memvirt_sysfs_init();
+	if (err)
+		goto out_destroy_workqueue;
 	memvirt_debugfs_init();
 	err = memvirt_fs_register();
 	if (err)
 		goto out_remove_controls;
-	pr_info("ready: budget %llu MiB, overcommit_ratio %u%%\n",
-		memvirt.budget_pages >> (20 - PAGE_SHIFT), memvirt.overcommit_ratio);
+	pr_info("ready: budget %llu MiB, overcommit_ratio %u%%, max_vms %u\n",
+		memvirt.budget_pages >> (20 - PAGE_SHIFT), memvirt.overcommit_ratio,
+		memvirt.max_vms);
 	return 0;
 
 out_remove_controls:
 	memvirt_debugfs_exit();
 	memvirt_sysfs_exit();
+out_destroy_workqueue:
+	memvirt_vm_exit();
+out_free_zero_frames:
+	memvirt_zero_frames_exit();
 	return err;
 }
 
 static void __exit memvirt_exit(void)
 {
 	memvirt_fs_unregister();
+	/* Background work may hold the last reference of an unmounted VM. */
+	memvirt_vm_exit();
 	memvirt_debugfs_exit();
 	memvirt_sysfs_exit();
+	memvirt_zero_frames_exit();
 }
 
 module_init(memvirt_init);

@@ -7,16 +7,21 @@
  *
  * Order (outer first; Documentation/locking.rst has the global picture):
  *   1. inode->i_rwsem          (VFS; setattr, fallocate, write)
- *   2. mapping->invalidate_lock shared: fault, read, write, populate;
- *                              exclusive: truncate, punch, VM teardown.
- *                              Protects i_size
- *                              against the P2M: a gfn below i_size seen under
- *                              the lock stays below it until it is dropped.
- *   3. memvirt_commit_lock     (mutex) budget, overcommit ratio, committed
+ *   2. mapping->invalidate_lock shared: fault, read, write, populate,
+ *                              punch; exclusive: truncate and VM teardown
+ *                              only. Protects i_size against the P2M: a
+ *                              gfn below i_size seen under the lock stays
+ *                              below it until it is dropped. Reclaim does
+ *                              not take it: gfn locks are enough there.
+ *   3. vm->lifetime            (rwsem) shared: a background user works on
+ *                              a VM it found in the VM list; exclusive:
+ *                              teardown waits those users out.
+ *   4. memvirt_commit_lock     (mutex) budget, overcommit ratio, committed
  *                              bytes, every VM's size and policy fields.
- *   4. gfn lock                (ept/: bit lock in the P2M entry)
- *   5. page lock               of a guest page
- *   6. i_mmap lock / PTL       (taken by unmap_mapping_pages)
+ *   5. gfn lock, or one run of gfn locks (ept/ept.h)
+ *   6. page lock               of a guest page, then of a zero frame
+ *                              (module/store.h)
+ *   7. i_mmap lock / PTL       (taken by unmap_mapping_pages)
  *
  * memvirt_vms_lock (mutex) protects the VM list. It is taken with no other
  * memvirt lock held (VM creation under the directory's i_rwsem, teardown at
@@ -35,22 +40,34 @@
 #include <linux/mm_types.h>
 #include <linux/mutex.h>
 
+#include <linux/rwsem.h>
+
 #include "ept/ept.h"
+#include "module/store.h"
 
 #define MEMVIRT_FS_MAGIC	0x6d656d76	/* "memv" */
 
 /**
  * struct memvirt_vm_stats - per-VM event and state counters.
  * @resident:	gfns backed by a private host page.
- * @faults:	->fault calls served (host processes and KVM alike).
+ * @faults:	->fault calls that mapped a page or a zero frame (host
+ *		processes and KVM alike).
  * @punched:	pages freed by fallocate(PUNCH_HOLE).
- * @mkwrite:	->page_mkwrite calls (first write through a mapping).
+ * @mkwrite:	->page_mkwrite calls that made a page writable.
+ * @zero_maps:	read faults served with a read-only zero frame.
+ * @cow_breaks:	read-only frames replaced by a private copy on a write.
+ * @pinned_skips: reclaim candidates left alone: referenced beyond memvirt.
+ * @reclaimed:	pages freed by the reclaim protocol (not punch or truncate).
  */
 struct memvirt_vm_stats {
 	atomic_long_t resident;
 	atomic_long_t faults;
 	atomic_long_t punched;
 	atomic_long_t mkwrite;
+	atomic_long_t zero_maps;
+	atomic_long_t cow_breaks;
+	atomic_long_t pinned_skips;
+	atomic_long_t reclaimed;
 };
 
 /**
@@ -67,8 +84,19 @@ struct memvirt_vm_stats {
  * @reservation_pages: guaranteed pages; under memvirt_commit_lock.
  * @limit_pages: most pages resident, or U64_MAX; under memvirt_commit_lock.
  * @stats:	counters.
+ * @store_ops:	how the page store allocates and unmaps (tests fake it).
+ * @lifetime:	held shared by a background user between
+ *		memvirt_vm_begin_work() and memvirt_vm_end_work(); teardown
+ *		takes it exclusively to wait them out.
+ * @dying:	set by teardown under @lifetime held exclusively: the mapping
+ *		is going away and nobody may start work on the VM.
  * @node:	in memvirt_vms; under memvirt_vms_lock.
  * @debugfs:	/sys/kernel/debug/memvirt/vms/<id>.
+ *
+ * Lifetime: the struct lives while its kobject has references (the file's
+ * inode holds one until its last iput; background users take their own
+ * with memvirt_vm_get()); the mapping and the pages only while the inode
+ * lives, which memvirt_vm_begin_work() checks.
  */
 struct memvirt_vm {
 	struct kobject kobj;
@@ -81,6 +109,9 @@ struct memvirt_vm {
 	u64 reservation_pages;
 	u64 limit_pages;
 	struct memvirt_vm_stats stats;
+	const struct memvirt_store_ops *store_ops;
+	struct rw_semaphore lifetime;
+	bool dying;
 	struct list_head node;
 	struct dentry *debugfs;
 };
@@ -91,18 +122,23 @@ struct memvirt_vm {
  * @overcommit_ratio:	percent of the budget guest sizes may add up to.
  * @committed:		sum of all VMs' sizes, bytes.
  * @reserved_pages:	sum of all VMs' reservations.
+ * @max_vms:		most VMs (regular files) alive at once; knob max_vms.
  * @nr_vms:		VMs alive.
  * @resident:		pages held by all VMs.
+ * @pinned_skips:	reclaim candidates skipped because pinned, all VMs.
  *
- * Fields above @nr_vms are under memvirt_commit_lock.
+ * Fields above @max_vms are under memvirt_commit_lock; @max_vms is read
+ * and written once (READ_ONCE/WRITE_ONCE).
  */
 struct memvirt_globals {
 	u64 budget_pages;
 	unsigned int overcommit_ratio;
 	u64 committed;
 	u64 reserved_pages;
+	unsigned int max_vms;
 	atomic_t nr_vms;
 	atomic_long_t resident;
+	atomic_long_t pinned_skips;
 };
 
 extern struct memvirt_globals memvirt;
@@ -117,14 +153,35 @@ extern struct mutex memvirt_commit_lock;
  */
 #define MEMVIRT_RATIO_DEFAULT	100
 
-static inline u64 memvirt_bytes_to_pages(u64 bytes)
-{
-	return DIV_ROUND_UP(bytes, PAGE_SIZE);
-}
+/*
+ * Each VM costs a few pages of kernel memory before its guest touches
+ * anything (the struct, its P2M root, a sysfs directory of a dozen files,
+ * a debugfs directory). 1024 is far more VMs than one host runs, yet keeps
+ * an unprivileged owner of a mount from filling kernel memory with empty
+ * files.
+ */
+#define MEMVIRT_MAX_VMS_DEFAULT	1024
+#define MEMVIRT_MAX_VMS_MAX	BIT(20)
 
-/* vm.c: VM objects, admission control, the guest page store. */
+/*
+ * Guest pages: zeroed, charged to the memory cgroup of the task that
+ * populates them (module/store.c says why). P2M tables: charged the same way.
+ */
+#define MEMVIRT_GUEST_GFP	(GFP_HIGHUSER | __GFP_ZERO | __GFP_ACCOUNT)
+#define MEMVIRT_TABLE_GFP	GFP_KERNEL_ACCOUNT
+
+/* vm.c: VM objects, admission control, lifetime. */
 struct memvirt_vm *memvirt_vm_create(const char *name, struct address_space *mapping);
 void memvirt_vm_destroy(struct memvirt_vm *vm);
+void memvirt_vm_get(struct memvirt_vm *vm);
+void memvirt_vm_put(struct memvirt_vm *vm);
+bool memvirt_vm_begin_work(struct memvirt_vm *vm);
+void memvirt_vm_end_work(struct memvirt_vm *vm);
+int memvirt_vm_reclaim(struct memvirt_vm *vm, u64 start, u64 end, u64 mode,
+		       struct memvirt_range_result *res);
+int memvirt_vm_reclaim_async(struct memvirt_vm *vm, u64 start, u64 end, u64 mode);
+int memvirt_vm_init(void);
+void memvirt_vm_exit(void);
 int memvirt_vm_resize(struct memvirt_vm *vm, u64 new_size);
 u64 memvirt_vm_zero_pages(struct memvirt_vm *vm);
 int memvirt_vm_set_policy(struct memvirt_vm *vm, u32 which, u64 shares,
@@ -133,11 +190,10 @@ int memvirt_vm_set_budget(u64 budget_pages);
 unsigned long memvirt_vm_p2m_bytes(void);
 void memvirt_vm_free(struct memvirt_vm *vm);
 
-/* fault.c: the guest page store and the fault path. */
+/* fault.c: the fault path, read, write, populate and punch. */
 extern const struct vm_operations_struct memvirt_vm_ops;
-struct page *memvirt_vm_get_page(struct memvirt_vm *vm, u64 gfn, bool alloc);
-u64 memvirt_vm_discard(struct memvirt_vm *vm, u64 start, u64 end,
-		       enum memvirt_p2m_state to);
+int memvirt_vm_discard(struct memvirt_vm *vm, u64 start, u64 end, enum memvirt_op op,
+		       u64 *freed);
 int memvirt_vm_populate(struct memvirt_vm *vm, u64 start, u64 end);
 ssize_t memvirt_vm_copy(struct memvirt_vm *vm, struct kiocb *iocb,
 			struct iov_iter *iter, bool write);

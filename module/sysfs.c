@@ -56,54 +56,94 @@ static ssize_t memvirt_show_mb(char *buf, u64 pages)
 	return sysfs_emit(buf, "%llu\n", pages >> MB_SHIFT);
 }
 
-/* Host-wide attributes. */
+/*
+ * Host-wide knobs, table-driven: each is a number in [@min, @max] (in MiB
+ * if @mb, stored in pages) handed to @set, which may refuse it.
+ */
+struct memvirt_knob {
+	struct kobj_attribute attr;
+	u64 min;
+	u64 max;
+	bool mb;
+	u64 (*get)(void);
+	int (*set)(u64 val);
+};
 
-static ssize_t budget_mb_show(struct kobject *kobj, struct kobj_attribute *attr, char *buf)
+#define to_knob(a)	container_of(a, struct memvirt_knob, attr)
+
+static ssize_t memvirt_knob_show(struct kobject *kobj, struct kobj_attribute *attr, char *buf)
 {
-	return memvirt_show_mb(buf, READ_ONCE(memvirt.budget_pages));
+	const struct memvirt_knob *k = to_knob(attr);
+
+	return k->mb ? memvirt_show_mb(buf, k->get()) : sysfs_emit(buf, "%llu\n", k->get());
 }
 
-static ssize_t budget_mb_store(struct kobject *kobj, struct kobj_attribute *attr,
-			       const char *buf, size_t count)
+static ssize_t memvirt_knob_store(struct kobject *kobj, struct kobj_attribute *attr,
+				  const char *buf, size_t count)
 {
-	u64 pages;
+	const struct memvirt_knob *k = to_knob(attr);
+	u64 val;
 	int err;
 
 	if (!capable(CAP_SYS_ADMIN))
 		return -EPERM;
-	err = memvirt_parse_mb(buf, false, &pages);
+	err = k->mb ? memvirt_parse_mb(buf, false, &val) : memvirt_parse_u64(buf, &val);
 	if (err)
 		return err;
-	if (!pages || pages > totalram_pages())
+	if (val < k->min || val > k->max)
 		return -EINVAL;
-	err = memvirt_vm_set_budget(pages);
+	err = k->set(val);
 	return err ? err : count;
 }
 
-static ssize_t overcommit_ratio_show(struct kobject *kobj, struct kobj_attribute *attr,
-				     char *buf)
+#define MEMVIRT_KNOB(_name, _min, _max, _mb)					\
+	static struct memvirt_knob memvirt_knob_##_name = {			\
+		.attr = __ATTR(_name, 0644, memvirt_knob_show, memvirt_knob_store), \
+		.min = (_min), .max = (_max), .mb = (_mb),			\
+		.get = memvirt_get_##_name, .set = memvirt_set_##_name,		\
+	}
+
+static u64 memvirt_get_budget_mb(void)
 {
-	return sysfs_emit(buf, "%u\n", READ_ONCE(memvirt.overcommit_ratio));
+	return READ_ONCE(memvirt.budget_pages);
 }
 
-static ssize_t overcommit_ratio_store(struct kobject *kobj, struct kobj_attribute *attr,
-				      const char *buf, size_t count)
+/* Any amount up to all of RAM; not below the sum of reservations (-EBUSY). */
+static int memvirt_set_budget_mb(u64 pages)
 {
-	u64 ratio;
-	int err;
+	return pages > totalram_pages() ? -EINVAL : memvirt_vm_set_budget(pages);
+}
 
-	if (!capable(CAP_SYS_ADMIN))
-		return -EPERM;
-	err = memvirt_parse_u64(buf, &ratio);
-	if (err)
-		return err;
-	if (ratio < MEMVIRT_RATIO_MIN || ratio > MEMVIRT_RATIO_MAX)
-		return -EINVAL;
+MEMVIRT_KNOB(budget_mb, 1ULL << MB_SHIFT, U64_MAX, true);
+
+static u64 memvirt_get_overcommit_ratio(void)
+{
+	return READ_ONCE(memvirt.overcommit_ratio);
+}
+
+static int memvirt_set_overcommit_ratio(u64 ratio)
+{
 	mutex_lock(&memvirt_commit_lock);
 	memvirt.overcommit_ratio = ratio;
 	mutex_unlock(&memvirt_commit_lock);
-	return count;
+	return 0;
 }
+
+MEMVIRT_KNOB(overcommit_ratio, MEMVIRT_RATIO_MIN, MEMVIRT_RATIO_MAX, false);
+
+static u64 memvirt_get_max_vms(void)
+{
+	return READ_ONCE(memvirt.max_vms);
+}
+
+/* Lowering it below the VMs alive only refuses new ones. */
+static int memvirt_set_max_vms(u64 max)
+{
+	WRITE_ONCE(memvirt.max_vms, max);
+	return 0;
+}
+
+MEMVIRT_KNOB(max_vms, 1, MEMVIRT_MAX_VMS_MAX, false);
 
 static ssize_t committed_mb_show(struct kobject *kobj, struct kobj_attribute *attr, char *buf)
 {
@@ -116,6 +156,12 @@ static ssize_t resident_pages_show(struct kobject *kobj, struct kobj_attribute *
 	return sysfs_emit(buf, "%ld\n", atomic_long_read(&memvirt.resident));
 }
 
+static ssize_t pinned_skips_show(struct kobject *kobj, struct kobj_attribute *attr,
+				 char *buf)
+{
+	return sysfs_emit(buf, "%ld\n", atomic_long_read(&memvirt.pinned_skips));
+}
+
 static ssize_t nr_vms_show(struct kobject *kobj, struct kobj_attribute *attr, char *buf)
 {
 	return sysfs_emit(buf, "%d\n", atomic_read(&memvirt.nr_vms));
@@ -126,18 +172,19 @@ static ssize_t p2m_bytes_show(struct kobject *kobj, struct kobj_attribute *attr,
 	return sysfs_emit(buf, "%lu\n", memvirt_vm_p2m_bytes());
 }
 
-static struct kobj_attribute memvirt_attr_budget_mb = __ATTR_RW(budget_mb);
-static struct kobj_attribute memvirt_attr_overcommit_ratio = __ATTR_RW(overcommit_ratio);
 static struct kobj_attribute memvirt_attr_committed_mb = __ATTR_RO(committed_mb);
 static struct kobj_attribute memvirt_attr_resident_pages = __ATTR_RO(resident_pages);
+static struct kobj_attribute memvirt_attr_pinned_skips = __ATTR_RO(pinned_skips);
 static struct kobj_attribute memvirt_attr_nr_vms = __ATTR_RO(nr_vms);
 static struct kobj_attribute memvirt_attr_p2m_bytes = __ATTR_RO(p2m_bytes);
 
 static struct attribute *memvirt_attrs[] = {
-	&memvirt_attr_budget_mb.attr,
-	&memvirt_attr_overcommit_ratio.attr,
+	&memvirt_knob_budget_mb.attr.attr,
+	&memvirt_knob_overcommit_ratio.attr.attr,
+	&memvirt_knob_max_vms.attr.attr,
 	&memvirt_attr_committed_mb.attr,
 	&memvirt_attr_resident_pages.attr,
+	&memvirt_attr_pinned_skips.attr,
 	&memvirt_attr_nr_vms.attr,
 	&memvirt_attr_p2m_bytes.attr,
 	NULL
@@ -147,12 +194,18 @@ static const struct attribute_group memvirt_attr_group = {
 	.attrs = memvirt_attrs,
 };
 
-/* Per-VM attributes. */
-
+/*
+ * Per-VM attributes. Counters are table-driven (@counter: the offset of an
+ * atomic_long_t in struct memvirt_vm_stats); so are the policy knobs
+ * (@policy: the MEMVIRT_POLICY_* field a store changes).
+ */
 struct memvirt_vm_attribute {
 	struct attribute attr;
-	ssize_t (*show)(struct memvirt_vm *vm, char *buf);
-	ssize_t (*store)(struct memvirt_vm *vm, const char *buf, size_t count);
+	ssize_t (*show)(struct memvirt_vm *vm, const struct memvirt_vm_attribute *a, char *buf);
+	ssize_t (*store)(struct memvirt_vm *vm, const struct memvirt_vm_attribute *a,
+			 const char *buf, size_t count);
+	size_t counter;
+	u32 policy;
 };
 
 #define to_vm(k)	container_of(k, struct memvirt_vm, kobj)
@@ -160,19 +213,21 @@ struct memvirt_vm_attribute {
 
 static ssize_t memvirt_vm_attr_show(struct kobject *kobj, struct attribute *attr, char *buf)
 {
-	return to_vm_attr(attr)->show(to_vm(kobj), buf);
+	const struct memvirt_vm_attribute *a = to_vm_attr(attr);
+
+	return a->show(to_vm(kobj), a, buf);
 }
 
 static ssize_t memvirt_vm_attr_store(struct kobject *kobj, struct attribute *attr,
 				     const char *buf, size_t count)
 {
-	struct memvirt_vm_attribute *a = to_vm_attr(attr);
+	const struct memvirt_vm_attribute *a = to_vm_attr(attr);
 
 	if (!a->store)
 		return -EIO;
 	if (!capable(CAP_SYS_ADMIN))
 		return -EPERM;
-	return a->store(to_vm(kobj), buf, count);
+	return a->store(to_vm(kobj), a, buf, count);
 }
 
 static const struct sysfs_ops memvirt_vm_sysfs_ops = {
@@ -180,115 +235,101 @@ static const struct sysfs_ops memvirt_vm_sysfs_ops = {
 	.store	= memvirt_vm_attr_store,
 };
 
-#define MEMVIRT_VM_ATTR_RO(_name)					\
-	static struct memvirt_vm_attribute memvirt_vm_attr_##_name =	\
-		__ATTR(_name, 0444, vm_##_name##_show, NULL)
-#define MEMVIRT_VM_ATTR_RW(_name)					\
-	static struct memvirt_vm_attribute memvirt_vm_attr_##_name =	\
-		__ATTR(_name, 0644, vm_##_name##_show, vm_##_name##_store)
-static ssize_t vm_counter_show(char *buf, atomic_long_t *counter)
+static ssize_t vm_counter_show(struct memvirt_vm *vm, const struct memvirt_vm_attribute *a,
+			       char *buf)
 {
+	atomic_long_t *counter = (void *)&vm->stats + a->counter;
+
 	return sysfs_emit(buf, "%ld\n", atomic_long_read(counter));
 }
 
-static ssize_t vm_resident_show(struct memvirt_vm *vm, char *buf)
-{
-	return vm_counter_show(buf, &vm->stats.resident);
-}
-MEMVIRT_VM_ATTR_RO(resident);
+#define MEMVIRT_VM_COUNTER(_name)						\
+	static struct memvirt_vm_attribute memvirt_vm_attr_##_name = {		\
+		.attr = { .name = __stringify(_name), .mode = 0444 },		\
+		.show = vm_counter_show,					\
+		.counter = offsetof(struct memvirt_vm_stats, _name),		\
+	}
+MEMVIRT_VM_COUNTER(resident);
+MEMVIRT_VM_COUNTER(faults);
+MEMVIRT_VM_COUNTER(punched);
+MEMVIRT_VM_COUNTER(mkwrite);
+MEMVIRT_VM_COUNTER(zero_maps);
+MEMVIRT_VM_COUNTER(cow_breaks);
+MEMVIRT_VM_COUNTER(pinned_skips);
+MEMVIRT_VM_COUNTER(reclaimed);
 
-static ssize_t vm_faults_show(struct memvirt_vm *vm, char *buf)
-{
-	return vm_counter_show(buf, &vm->stats.faults);
-}
-MEMVIRT_VM_ATTR_RO(faults);
+#define MEMVIRT_VM_ATTR_RO(_name)					\
+	static struct memvirt_vm_attribute memvirt_vm_attr_##_name = {	\
+		.attr = { .name = __stringify(_name), .mode = 0444 },	\
+		.show = vm_##_name##_show,				\
+	}
 
-static ssize_t vm_punched_show(struct memvirt_vm *vm, char *buf)
-{
-	return vm_counter_show(buf, &vm->stats.punched);
-}
-MEMVIRT_VM_ATTR_RO(punched);
-
-static ssize_t vm_mkwrite_show(struct memvirt_vm *vm, char *buf)
-{
-	return vm_counter_show(buf, &vm->stats.mkwrite);
-}
-MEMVIRT_VM_ATTR_RO(mkwrite);
-
-static ssize_t vm_name_show(struct memvirt_vm *vm, char *buf)
+static ssize_t vm_name_show(struct memvirt_vm *vm, const struct memvirt_vm_attribute *a,
+			    char *buf)
 {
 	return sysfs_emit(buf, "%s\n", vm->name);
 }
 MEMVIRT_VM_ATTR_RO(name);
 
-static ssize_t vm_size_show(struct memvirt_vm *vm, char *buf)
+static ssize_t vm_size_show(struct memvirt_vm *vm, const struct memvirt_vm_attribute *a,
+			    char *buf)
 {
 	return sysfs_emit(buf, "%lld\n", i_size_read(vm->mapping->host));
 }
 MEMVIRT_VM_ATTR_RO(size);
 
-static ssize_t vm_zero_show(struct memvirt_vm *vm, char *buf)
+static ssize_t vm_zero_show(struct memvirt_vm *vm, const struct memvirt_vm_attribute *a,
+			    char *buf)
 {
 	return sysfs_emit(buf, "%llu\n", memvirt_vm_zero_pages(vm));
 }
 MEMVIRT_VM_ATTR_RO(zero);
 
-static ssize_t vm_p2m_bytes_show(struct memvirt_vm *vm, char *buf)
+static ssize_t vm_p2m_bytes_show(struct memvirt_vm *vm, const struct memvirt_vm_attribute *a,
+				 char *buf)
 {
 	return sysfs_emit(buf, "%lu\n", memvirt_p2m_overhead_bytes(&vm->p2m));
 }
 MEMVIRT_VM_ATTR_RO(p2m_bytes);
 
-static ssize_t vm_shares_show(struct memvirt_vm *vm, char *buf)
+/* Shares are a plain number; reservation and limit are MiB ("max": none). */
+static ssize_t vm_policy_show(struct memvirt_vm *vm, const struct memvirt_vm_attribute *a,
+			      char *buf)
 {
-	return sysfs_emit(buf, "%llu\n", READ_ONCE(vm->shares));
+	switch (a->policy) {
+	case MEMVIRT_POLICY_SHARES:
+		return sysfs_emit(buf, "%llu\n", READ_ONCE(vm->shares));
+	case MEMVIRT_POLICY_RESERVATION:
+		return memvirt_show_mb(buf, READ_ONCE(vm->reservation_pages));
+	default:
+		return memvirt_show_mb(buf, READ_ONCE(vm->limit_pages));
+	}
 }
 
-static ssize_t vm_shares_store(struct memvirt_vm *vm, const char *buf, size_t count)
+static ssize_t vm_policy_store(struct memvirt_vm *vm, const struct memvirt_vm_attribute *a,
+			       const char *buf, size_t count)
 {
-	u64 shares;
+	u64 val;
 	int err;
 
-	err = memvirt_parse_u64(buf, &shares);
-	if (!err)
-		err = memvirt_vm_set_policy(vm, MEMVIRT_POLICY_SHARES, shares, 0, 0);
+	if (a->policy == MEMVIRT_POLICY_SHARES)
+		err = memvirt_parse_u64(buf, &val);
+	else
+		err = memvirt_parse_mb(buf, a->policy == MEMVIRT_POLICY_LIMIT, &val);
+	if (!err)	/* each field takes @val; the others are ignored */
+		err = memvirt_vm_set_policy(vm, a->policy, val, val, val);
 	return err ? err : count;
 }
-MEMVIRT_VM_ATTR_RW(shares);
 
-static ssize_t vm_reservation_mb_show(struct memvirt_vm *vm, char *buf)
-{
-	return memvirt_show_mb(buf, READ_ONCE(vm->reservation_pages));
-}
-
-static ssize_t vm_reservation_mb_store(struct memvirt_vm *vm, const char *buf, size_t count)
-{
-	u64 pages;
-	int err;
-
-	err = memvirt_parse_mb(buf, false, &pages);
-	if (!err)
-		err = memvirt_vm_set_policy(vm, MEMVIRT_POLICY_RESERVATION, 0, pages, 0);
-	return err ? err : count;
-}
-MEMVIRT_VM_ATTR_RW(reservation_mb);
-
-static ssize_t vm_limit_mb_show(struct memvirt_vm *vm, char *buf)
-{
-	return memvirt_show_mb(buf, READ_ONCE(vm->limit_pages));
-}
-
-static ssize_t vm_limit_mb_store(struct memvirt_vm *vm, const char *buf, size_t count)
-{
-	u64 pages;
-	int err;
-
-	err = memvirt_parse_mb(buf, true, &pages);
-	if (!err)
-		err = memvirt_vm_set_policy(vm, MEMVIRT_POLICY_LIMIT, 0, 0, pages);
-	return err ? err : count;
-}
-MEMVIRT_VM_ATTR_RW(limit_mb);
+#define MEMVIRT_VM_POLICY(_name, _which)					\
+	static struct memvirt_vm_attribute memvirt_vm_attr_##_name = {		\
+		.attr = { .name = __stringify(_name), .mode = 0644 },		\
+		.show = vm_policy_show, .store = vm_policy_store,		\
+		.policy = (_which),						\
+	}
+MEMVIRT_VM_POLICY(shares, MEMVIRT_POLICY_SHARES);
+MEMVIRT_VM_POLICY(reservation_mb, MEMVIRT_POLICY_RESERVATION);
+MEMVIRT_VM_POLICY(limit_mb, MEMVIRT_POLICY_LIMIT);
 
 static struct attribute *memvirt_vm_attrs[] = {
 	&memvirt_vm_attr_name.attr,
@@ -298,6 +339,10 @@ static struct attribute *memvirt_vm_attrs[] = {
 	&memvirt_vm_attr_faults.attr,
 	&memvirt_vm_attr_punched.attr,
 	&memvirt_vm_attr_mkwrite.attr,
+	&memvirt_vm_attr_zero_maps.attr,
+	&memvirt_vm_attr_cow_breaks.attr,
+	&memvirt_vm_attr_pinned_skips.attr,
+	&memvirt_vm_attr_reclaimed.attr,
 	&memvirt_vm_attr_p2m_bytes.attr,
 	&memvirt_vm_attr_shares.attr,
 	&memvirt_vm_attr_reservation_mb.attr,

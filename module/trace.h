@@ -2,8 +2,8 @@
 /*
  * Tracepoints memvirt:*, usable from perf (`perf list 'memvirt:*'`) and
  * tracefs (events/memvirt/). Events are named for what happened
- * (memvirt:fault, memvirt:discard), so their C names are trace_fault() and
- * trace_discard().
+ * (memvirt:fault, memvirt:discard, memvirt:cow_break, memvirt:reclaim), so
+ * their C names are trace_fault(), trace_discard() and so on.
  */
 #undef TRACE_SYSTEM
 #define TRACE_SYSTEM memvirt
@@ -59,6 +59,54 @@ TRACE_EVENT(discard,
 	),
 	TP_printk("vm=%llu gfn=0x%llx nr=%llu freed=%llu", __entry->vm_id,
 		  __entry->start_gfn, __entry->nr_gfns, __entry->freed)
+);
+
+/* A write replaced a read-only frame (today: a zero frame) with a private page. */
+TRACE_EVENT(cow_break,
+
+	TP_PROTO(u64 vm_id, u64 gfn, unsigned int state),
+	TP_ARGS(vm_id, gfn, state),
+	TP_STRUCT__entry(
+		__field(u64, vm_id)
+		__field(u64, gfn)
+		__field(unsigned int, state)
+	),
+	TP_fast_assign(
+		__entry->vm_id = vm_id;
+		__entry->gfn = gfn;
+		__entry->state = state;
+	),
+	TP_printk("vm=%llu gfn=0x%llx state=%u", __entry->vm_id, __entry->gfn,
+		  __entry->state)
+);
+
+/* One pass of the reclaim protocol over a range (MEMVIRT_RECLAIM_* @mode). */
+TRACE_EVENT(reclaim,
+
+	TP_PROTO(u64 vm_id, u64 mode, u64 start_gfn, u64 nr_gfns, u64 scanned,
+		 u64 reclaimed, u64 pinned),
+	TP_ARGS(vm_id, mode, start_gfn, nr_gfns, scanned, reclaimed, pinned),
+	TP_STRUCT__entry(
+		__field(u64, vm_id)
+		__field(u64, mode)
+		__field(u64, start_gfn)
+		__field(u64, nr_gfns)
+		__field(u64, scanned)
+		__field(u64, reclaimed)
+		__field(u64, pinned)
+	),
+	TP_fast_assign(
+		__entry->vm_id = vm_id;
+		__entry->mode = mode;
+		__entry->start_gfn = start_gfn;
+		__entry->nr_gfns = nr_gfns;
+		__entry->scanned = scanned;
+		__entry->reclaimed = reclaimed;
+		__entry->pinned = pinned;
+	),
+	TP_printk("vm=%llu mode=%llu gfn=0x%llx nr=%llu scanned=%llu reclaimed=%llu pinned=%llu",
+		  __entry->vm_id, __entry->mode, __entry->start_gfn, __entry->nr_gfns,
+		  __entry->scanned, __entry->reclaimed, __entry->pinned)
 );
 
 #endif /* MEMVIRT_TRACE_H */

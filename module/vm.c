@@ -10,6 +10,21 @@
  * and frees the pages beyond the new size. The reservation of every VM is
  * guaranteed memory: reservations may not add up to more than the budget.
  * memvirt_commit_lock serialises all of it.
+ *
+ * DOC: VM lifetime
+ *
+ * A VM is created with its memvirtfs file and torn down at the file's last
+ * iput, when no mapping, open file or ioctl can reach it. Its struct lives
+ * as long as its kobject has references: the file holds one, and a
+ * background user (a scanner, a reclaim thread) that found the VM in the
+ * VM list takes its own with memvirt_vm_get(), so the struct survives the
+ * user's sleeps. The mapping and the pages live only while the file does:
+ * before touching them the user calls memvirt_vm_begin_work(), which fails
+ * once teardown has begun, and it calls memvirt_vm_end_work() before any
+ * long sleep; teardown takes the same rwsem exclusively, so it waits for
+ * work in progress and no work starts after it. Truncate needs no such
+ * handshake: every P2M change happens under gfn locks, and each operation
+ * handles whatever state a concurrent truncate left behind.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -18,11 +33,14 @@
 #include <linux/pagemap.h>
 #include <linux/slab.h>
 #include <linux/sizes.h>
+#include <linux/workqueue.h>
 
 #include "module/memvirt.h"
+#include "module/trace.h"
 
 struct memvirt_globals memvirt = {
 	.overcommit_ratio = MEMVIRT_RATIO_DEFAULT,
+	.max_vms = MEMVIRT_MAX_VMS_DEFAULT,
 };
 
 /* Budget, ratio, committed bytes, reservations, VM sizes and policies. */
@@ -44,10 +62,55 @@ static u64 memvirt_vm_commit_limit(void)
 /* Gfns that read as zero and hold nothing. */
 u64 memvirt_vm_zero_pages(struct memvirt_vm *vm)
 {
-	u64 pages = memvirt_bytes_to_pages(i_size_read(vm->mapping->host));
+	u64 pages = PFN_UP(i_size_read(vm->mapping->host));
 	u64 resident = atomic_long_read(&vm->stats.resident);
 
 	return pages > resident ? pages - resident : 0;
+}
+
+/* Does byte @c appear as itself in names shown to people? */
+static bool memvirt_name_char_is_plain(unsigned char c)
+{
+	return c >= 0x20 && c < 0x7f && c != '\\';
+}
+
+/*
+ * A copy of the user-chosen path @name for sysfs and the kernel log: bytes
+ * below 0x20, from 0x7f, and the backslash become \xHH, so a name can
+ * neither forge log lines nor carry terminal escapes.
+ */
+static char *memvirt_vm_escape_name(const char *name)
+{
+	size_t len = 1;
+	const char *c;
+	char *out, *o;
+
+	for (c = name; *c; c++)
+		len += memvirt_name_char_is_plain(*c) ? 1 : 4;
+	out = kmalloc(len, GFP_KERNEL_ACCOUNT);
+	if (!out)
+		return NULL;
+	for (c = name, o = out; *c; c++) {
+		if (memvirt_name_char_is_plain(*c))
+			*o++ = *c;
+		else
+			o += sprintf(o, "\\x%02x", (unsigned char)*c);
+	}
+	*o = '\0';
+	return out;
+}
+
+/* Counts a new VM against max_vms; -ENOSPC, with a log line, beyond it. */
+static int memvirt_vm_count_new(const char *name)
+{
+	unsigned int max = READ_ONCE(memvirt.max_vms);
+
+	if (atomic_inc_return(&memvirt.nr_vms) <= max)
+		return 0;
+	atomic_dec(&memvirt.nr_vms);
+	pr_warn_ratelimited("cannot create VM %s: %u VMs exist, the most max_vms allows (raise /sys/kernel/memvirt/max_vms)\n",
+			    name, max);
+	return -ENOSPC;
 }
 
 /**
@@ -55,39 +118,57 @@ u64 memvirt_vm_zero_pages(struct memvirt_vm *vm)
  * @name:	the file's path in its filesystem, for sysfs.
  * @mapping:	the file's mapping.
  *
- * Returns the VM, size 0, visible in sysfs and debugfs, or an ERR_PTR.
+ * The VM's memory is charged to the creator's memory cgroup; the sysfs and
+ * debugfs nodes, which cannot be, are bounded by max_vms.
+ *
+ * Returns the VM, size 0, visible in sysfs and debugfs, or an ERR_PTR:
+ * -ENOSPC beyond max_vms, -ENOMEM.
  */
 struct memvirt_vm *memvirt_vm_create(const char *name, struct address_space *mapping)
 {
 	struct memvirt_vm *vm;
+	char *escaped;
 	int err;
 
-	vm = kzalloc(sizeof(*vm), GFP_KERNEL);
-	if (!vm)
+	escaped = memvirt_vm_escape_name(name);
+	if (!escaped)
 		return ERR_PTR(-ENOMEM);
+	err = memvirt_vm_count_new(escaped);
+	if (err)
+		goto out_free_name;
+	err = -ENOMEM;
+	vm = kzalloc(sizeof(*vm), GFP_KERNEL_ACCOUNT);
+	if (!vm)
+		goto out_uncount;
 	vm->id = atomic64_inc_return(&memvirt_last_vm_id);
 	vm->mapping = mapping;
+	vm->name = escaped;
 	vm->shares = MEMVIRT_SHARES_DEFAULT;
 	vm->limit_pages = U64_MAX;
+	vm->store_ops = &memvirt_store_default_ops;
+	init_rwsem(&vm->lifetime);
 	INIT_LIST_HEAD(&vm->node);
-	vm->name = kstrdup(name, GFP_KERNEL);
-	err = vm->name ? memvirt_p2m_init(&vm->p2m) : -ENOMEM;
+	err = memvirt_p2m_init(&vm->p2m);
 	if (err)
-		goto out_free;
+		goto out_free_vm;
 	/* From here on the kobject's release frees everything. */
 	err = memvirt_sysfs_add_vm(vm);
-	if (err)
+	if (err) {
+		atomic_dec(&memvirt.nr_vms);
 		return ERR_PTR(err);
+	}
 	memvirt_debugfs_add_vm(vm);
 	mutex_lock(&memvirt_vms_lock);
 	list_add_tail(&vm->node, &memvirt_vms);
 	mutex_unlock(&memvirt_vms_lock);
-	atomic_inc(&memvirt.nr_vms);
 	return vm;
 
-out_free:
-	kfree(vm->name);
+out_free_vm:
 	kfree(vm);
+out_uncount:
+	atomic_dec(&memvirt.nr_vms);
+out_free_name:
+	kfree(escaped);
 	return ERR_PTR(err);
 }
 
@@ -107,18 +188,29 @@ void memvirt_vm_free(struct memvirt_vm *vm)
  */
 void memvirt_vm_destroy(struct memvirt_vm *vm)
 {
+	u64 freed = 0;
+
 	mutex_lock(&memvirt_vms_lock);
-	list_del(&vm->node);
+	list_del_init(&vm->node);
 	mutex_unlock(&memvirt_vms_lock);
 	atomic_dec(&memvirt.nr_vms);
+
+	/* Waits for background work in progress; none starts after this. */
+	down_write(&vm->lifetime);
+	vm->dying = true;
+	up_write(&vm->lifetime);
 
 	memvirt_debugfs_remove_vm(vm);
 	kobject_del(&vm->kobj);	/* waits for sysfs readers */
 
-	/* Shrinking freed everything past i_size already. */
+	/*
+	 * Nothing lives past i_size: faults, mkwrite, write and populate
+	 * check it, and truncate discards the tail. memvirt_p2m_destroy()
+	 * warns about any page left behind.
+	 */
 	filemap_invalidate_lock(vm->mapping);
-	memvirt_vm_discard(vm, 0, memvirt_bytes_to_pages(i_size_read(vm->mapping->host)),
-			   MEMVIRT_P2M_ABSENT);
+	memvirt_vm_discard(vm, 0, PFN_UP(i_size_read(vm->mapping->host)), MEMVIRT_OP_TEARDOWN,
+			   &freed);
 	filemap_invalidate_unlock(vm->mapping);
 
 	mutex_lock(&memvirt_commit_lock);
@@ -126,6 +218,149 @@ void memvirt_vm_destroy(struct memvirt_vm *vm)
 	memvirt.reserved_pages -= vm->reservation_pages;
 	mutex_unlock(&memvirt_commit_lock);
 	kobject_put(&vm->kobj);
+}
+
+/* A reference that keeps the VM's struct (not its pages) alive. */
+void memvirt_vm_get(struct memvirt_vm *vm)
+{
+	kobject_get(&vm->kobj);
+}
+
+void memvirt_vm_put(struct memvirt_vm *vm)
+{
+	kobject_put(&vm->kobj);
+}
+
+/**
+ * memvirt_vm_begin_work - start working on a VM's pages from the background.
+ * @vm: a VM the caller holds a reference on (memvirt_vm_get()).
+ *
+ * Return: true if the VM's mapping and pages may be used until
+ * memvirt_vm_end_work(); false once teardown has begun.
+ */
+bool memvirt_vm_begin_work(struct memvirt_vm *vm)
+{
+	down_read(&vm->lifetime);
+	if (!vm->dying)
+		return true;
+	up_read(&vm->lifetime);
+	return false;
+}
+
+void memvirt_vm_end_work(struct memvirt_vm *vm)
+{
+	up_read(&vm->lifetime);
+}
+
+/**
+ * memvirt_vm_reclaim - run the reclaim protocol over gfns [@start, @end).
+ * @vm:		the VM; its file is open, or the caller is between
+ *		memvirt_vm_begin_work() and memvirt_vm_end_work().
+ * @start:	first gfn.
+ * @end:	first gfn past the range (exclusive).
+ * @mode:	MEMVIRT_RECLAIM_*.
+ * @res:	what was done, added to (a caller may sum several calls).
+ *
+ * Return: 0, -EINVAL for an unknown mode, -EINTR on a fatal signal.
+ */
+int memvirt_vm_reclaim(struct memvirt_vm *vm, u64 start, u64 end, u64 mode,
+		       struct memvirt_range_result *res)
+{
+	struct memvirt_range_result this = {};
+	int err;
+
+	if (mode != MEMVIRT_RECLAIM_ZERO)
+		return -EINVAL;
+	err = memvirt_store_range(vm, start, end, MEMVIRT_OP_RECLAIM_ZERO, &this);
+	atomic_long_add(this.done, &vm->stats.reclaimed);
+	trace_reclaim(vm->id, mode, start, end - start, this.scanned, this.done, this.pinned);
+	res->scanned += this.scanned;
+	res->done += this.done;
+	res->pinned += this.pinned;
+	return err;
+}
+
+/*
+ * Background reclaim (MEMVIRT_RECLAIM_ASYNC): the first user of the
+ * lifetime rules above. The work holds a reference on the VM, never on its
+ * file, and takes the lifetime rwsem one chunk at a time.
+ */
+#define MEMVIRT_ASYNC_CHUNK	4096	/* gfns per memvirt_vm_begin_work() */
+
+static struct workqueue_struct *memvirt_wq;
+
+struct memvirt_reclaim_work {
+	struct work_struct work;
+	struct memvirt_vm *vm;
+	u64 start;
+	u64 end;
+	u64 mode;
+};
+
+static void memvirt_vm_reclaim_fn(struct work_struct *work)
+{
+	struct memvirt_reclaim_work *w = container_of(work, struct memvirt_reclaim_work, work);
+	struct memvirt_range_result res = {};
+	struct memvirt_vm *vm = w->vm;
+	u64 gfn, end;
+	int err = 0;
+
+	for (gfn = w->start; gfn < w->end && !err; gfn = end) {
+		/* Unlinked and gone, or unmounted: stop. */
+		if (!memvirt_vm_begin_work(vm))
+			break;
+		/* Shrunk below us: stop at the new end. */
+		end = min3(gfn + MEMVIRT_ASYNC_CHUNK, w->end,
+			   PFN_UP(i_size_read(vm->mapping->host)));
+		if (gfn < end)
+			err = memvirt_vm_reclaim(vm, gfn, end, w->mode, &res);
+		else
+			end = w->end;
+		memvirt_vm_end_work(vm);
+		cond_resched();
+	}
+	memvirt_vm_put(vm);	/* taken by memvirt_vm_reclaim_async() */
+	kfree(w);
+}
+
+/**
+ * memvirt_vm_reclaim_async - queue a reclaim pass over [@start, @end).
+ * @vm:		the VM; its file is open.
+ * @start:	first gfn.
+ * @end:	first gfn past the range (exclusive).
+ * @mode:	MEMVIRT_RECLAIM_*.
+ *
+ * Return: 0 once queued, -EINVAL for an unknown mode, -ENOMEM.
+ */
+int memvirt_vm_reclaim_async(struct memvirt_vm *vm, u64 start, u64 end, u64 mode)
+{
+	struct memvirt_reclaim_work *w;
+
+	if (mode != MEMVIRT_RECLAIM_ZERO)
+		return -EINVAL;
+	w = kzalloc(sizeof(*w), GFP_KERNEL_ACCOUNT);
+	if (!w)
+		return -ENOMEM;
+	INIT_WORK(&w->work, memvirt_vm_reclaim_fn);
+	memvirt_vm_get(vm);	/* the struct outlives the file if need be */
+	w->vm = vm;
+	w->start = start;
+	w->end = end;
+	w->mode = mode;
+	queue_work(memvirt_wq, &w->work);
+	return 0;
+}
+
+int memvirt_vm_init(void)
+{
+	memvirt_wq = alloc_workqueue("memvirt", WQ_UNBOUND, 0);
+	return memvirt_wq ? 0 : -ENOMEM;
+}
+
+/* Module exit: waits for background work, which drops its VM references. */
+void memvirt_vm_exit(void)
+{
+	destroy_workqueue(memvirt_wq);
 }
 
 /**
@@ -141,6 +376,7 @@ int memvirt_vm_resize(struct memvirt_vm *vm, u64 new_size)
 	u64 committed, limit;
 	int err = 0;
 
+	lockdep_assert_held(&vm->mapping->host->i_rwsem);
 	mutex_lock(&memvirt_commit_lock);
 	committed = memvirt.committed - vm->size + new_size;
 	limit = memvirt_vm_commit_limit();

@@ -1,13 +1,18 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * contract.h - header-only helpers shared by the memvirt contract tests
- * (memvirtfs_test.c, controls_test.c, module_test.c): mounting memvirtfs,
- * per-test directories, sysfs reads and writes, the ioctls, SIGBUS probes,
- * /dev/kmsg scanning and saving/restoring the global knobs.
+ * (every non-KVM selftest): mounting memvirtfs, per-test directories, sysfs
+ * reads and writes, the ioctls, SIGBUS probes, /dev/kmsg scanning, bounded
+ * children and saving/restoring the global knobs.
  *
  * Every helper returns 0 or a negative errno, so a test can assert on the
- * exact error. Nothing here uses the kselftest harness, so the helpers are
- * usable in forked children too.
+ * exact error, and is usable in forked children too; the few that assert
+ * (MV_SETUP_MOUNTED(), mv_stats_get(), mv_vm_id()) are at the end and need
+ * kselftest_harness.h included first.
+ *
+ * Included after selftests/abi/memvirt-v1.h (same include guard), the
+ * helpers build against that frozen version-1 ABI; what only the live
+ * header has is under #ifdef MEMVIRT_IOC_RECLAIM.
  */
 #ifndef MEMVIRT_SELFTESTS_CONTRACT_H
 #define MEMVIRT_SELFTESTS_CONTRACT_H
@@ -29,6 +34,7 @@
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/types.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "uapi/memvirt.h"
@@ -417,6 +423,8 @@ struct mv_knobs {
 	bool saved;
 	char budget_mb[32];
 	char overcommit_ratio[32];
+	bool has_max_vms;	/* max_vms is newer: saved when it exists */
+	char max_vms[32];
 };
 
 static inline void mv_knobs_save(struct mv_knobs *k)
@@ -426,6 +434,8 @@ static inline void mv_knobs_save(struct mv_knobs *k)
 		   !mv_read_str(MV_SYSFS "/overcommit_ratio",
 				k->overcommit_ratio,
 				sizeof(k->overcommit_ratio));
+	k->has_max_vms = !mv_read_str(MV_SYSFS "/max_vms", k->max_vms,
+				      sizeof(k->max_vms));
 }
 
 static inline int mv_knobs_restore(struct mv_knobs *k)
@@ -442,6 +452,10 @@ static inline int mv_knobs_restore(struct mv_knobs *k)
 	    strcmp(cur, k->overcommit_ratio))
 		ret |= mv_write_str(MV_SYSFS "/overcommit_ratio",
 				    k->overcommit_ratio);
+	if (k->has_max_vms &&
+	    (mv_read_str(MV_SYSFS "/max_vms", cur, sizeof(cur)) ||
+	     strcmp(cur, k->max_vms)))
+		ret |= mv_write_str(MV_SYSFS "/max_vms", k->max_vms);
 	return ret;
 }
 
@@ -614,5 +628,107 @@ static inline int mv_become_nobody(void)
 		return -errno;
 	return 0;
 }
+
+/* ------------------------------------------------------------------ */
+/* Bounded children */
+
+/*
+ * Run @fn(@arg) in a forked child that SIGALRM kills after @secs seconds
+ * (a fatal signal, so even a kernel loop that only checks for fatal signals
+ * ends). Returns the child's exit status (0..255), -SIGALRM if it ran out
+ * of time, -<signal> if another signal killed it, or -1000 - errno if it
+ * could not be started.
+ */
+static inline int mv_bounded(unsigned int secs, int (*fn)(void *), void *arg)
+{
+	int status;
+	pid_t pid = fork();
+
+	if (pid < 0)
+		return -1000 - errno;
+	if (!pid) {
+		signal(SIGALRM, SIG_DFL);
+		alarm(secs);
+		_exit(fn(arg));
+	}
+	if (waitpid(pid, &status, 0) != pid)
+		return -1000 - errno;
+	if (WIFSIGNALED(status))
+		return -WTERMSIG(status);
+	return WEXITSTATUS(status);
+}
+
+/* What mv_bounded() returned, for a log line. */
+static inline const char *mv_bounded_str(int ret)
+{
+	static char buf[64];
+
+	if (ret == -SIGALRM)
+		return "did not return in time (killed by SIGALRM)";
+	if (ret < -999)
+		snprintf(buf, sizeof(buf), "fork/wait failed: %s",
+			 strerror(-1000 - ret));
+	else if (ret < 0)
+		snprintf(buf, sizeof(buf), "killed by signal %d", -ret);
+	else
+		snprintf(buf, sizeof(buf), "child exit %d", ret);
+	return buf;
+}
+
+#ifdef MEMVIRT_IOC_RECLAIM
+/* ------------------------------------------------------------------ */
+/* What only the live (version 2) ABI has */
+
+/* MEMVIRT_IOC_RECLAIM of [@start, +@nr); the result in *@r. */
+static inline int mv_reclaim(int fd, u64 mode, u64 start, u64 nr,
+			     struct memvirt_reclaim *r)
+{
+	memset(r, 0, sizeof(*r));
+	r->size = sizeof(*r);
+	r->mode = mode;
+	r->start_gfn = start;
+	r->nr_gfns = nr;
+	return mv_ioctl(fd, MEMVIRT_IOC_RECLAIM, r);
+}
+#endif
+
+/* ------------------------------------------------------------------ */
+/* Asserting helpers (need kselftest_harness.h) */
+
+#ifdef __KSELFTEST_HARNESS_H
+/*
+ * In a FIXTURE_SETUP: make sure memvirtfs is mounted at MV_MNT; skip the
+ * test when memvirt is not loaded, fail it when the mount fails.
+ */
+#define MV_SETUP_MOUNTED() do {						\
+	int __mv_ret = mv_ensure_mounted();				\
+									\
+	if (__mv_ret == -ENODEV)					\
+		MV_SETUP_SKIP("memvirtfs is not registered (memvirt.ko not loaded)"); \
+	ASSERT_EQ(0, __mv_ret) TH_LOG("mount memvirtfs at %s: %s",	\
+				      MV_MNT, strerror(-__mv_ret));	\
+} while (0)
+
+/* MEMVIRT_IOC_GET_STATS of @fd into *@st; fails the test if it fails. */
+static inline void mv_stats_get(struct __test_metadata *_metadata, int fd,
+				struct memvirt_stats *st)
+{
+	int ret = mv_get_stats(fd, st);
+
+	ASSERT_EQ(0, ret) TH_LOG("MEMVIRT_IOC_GET_STATS: %s", strerror(-ret));
+}
+
+/* The VM id of the memvirtfs file at @path (absolute, under MV_MNT). */
+static inline u64 mv_vm_id(struct __test_metadata *_metadata,
+			   const char *path)
+{
+	u64 id = 0;
+
+	ASSERT_EQ(0, mv_vm_by_name(mv_fs_name(path), &id))
+		TH_LOG("no /sys/kernel/memvirt/vms/<id> named %s",
+		       mv_fs_name(path));
+	return id;
+}
+#endif
 
 #endif /* MEMVIRT_SELFTESTS_CONTRACT_H */

@@ -9,7 +9,10 @@
  * over the budget), privilege checks (non-root open, stores through an fd
  * opened by root, SET_POLICY without CAP_SYS_ADMIN), the ioctl ABI (flags
  * bit by bit, reserved[] element by element, struct sizes, E2BIG, ENOTTY,
- * EFAULT, QUERY_RANGE limits and states), GET_STATS counters, the debugfs
+ * EFAULT, QUERY_RANGE limits and states, commands matched on type and
+ * number with the size taken from the struct), GET_STATS counters, read
+ * faults served by the zero frame (nothing allocated, even for a whole
+ * 1 GiB VM) and their copy-on-write break, the max_vms limit, the debugfs
  * P2M dump and the memvirt:fault / memvirt:discard tracepoints.
  *
  * Each test gets a fresh directory holding one 64-page VM file, and the
@@ -69,11 +72,7 @@ FIXTURE_SETUP(ctl)
 
 	self->fd = -1;
 	self->rofd = -1;
-	ret = mv_ensure_mounted();
-	if (ret == -ENODEV)
-		MV_SETUP_SKIP("memvirtfs is not registered (memvirt.ko not loaded)");
-	ASSERT_EQ(0, ret) TH_LOG("mount memvirtfs at %s: %s", MV_MNT,
-				 strerror(-ret));
+	MV_SETUP_MOUNTED();
 	mv_knobs_save(&self->knobs);
 	ASSERT_EQ(0, mv_make_testdir(self->dir, sizeof(self->dir), "ctl"));
 	snprintf(self->path, sizeof(self->path), "%s/vm", self->dir);
@@ -196,14 +195,6 @@ static void round_trip(struct __test_metadata *_metadata, const char *path,
 	EXPECT_STREQ(want, buf) TH_LOG("after '%s' > %s", shown(val), path);
 }
 
-static void stats(struct __test_metadata *_metadata, int fd,
-		  struct memvirt_stats *st)
-{
-	int ret = mv_get_stats(fd, st);
-
-	ASSERT_EQ(0, ret) TH_LOG("MEMVIRT_IOC_GET_STATS: %s", strerror(-ret));
-}
-
 static void policy(struct __test_metadata *_metadata, int fd,
 		   struct memvirt_policy *p)
 {
@@ -227,16 +218,6 @@ static int punch(int fd, size_t gfn, size_t nr)
 	return fallocate(fd, PUNCH, gfn * MV_PAGE, nr * MV_PAGE) ? -errno : 0;
 }
 
-static u64 vm_id_of(struct __test_metadata *_metadata, const char *path)
-{
-	u64 id = 0;
-
-	ASSERT_EQ(0, mv_vm_by_name(mv_fs_name(path), &id))
-		TH_LOG("no /sys/kernel/memvirt/vms/<id> named %s",
-		       mv_fs_name(path));
-	return id;
-}
-
 static const char *const bad_numbers[] = {
 	"abc", "12abc", "-1", "1.5", " ", "\n", "99999999999999999999999",
 };
@@ -257,6 +238,8 @@ TEST_F(ctl, sysfs_files_exist_with_modes)
 		{ "resident_pages", 0444, false },
 		{ "nr_vms", 0444, false },
 		{ "p2m_bytes", 0444, false },
+		{ "max_vms", 0644, false },
+		{ "pinned_skips", 0444, false },
 		{ "name", 0444, true },
 		{ "size", 0444, true },
 		{ "resident", 0444, true },
@@ -264,6 +247,10 @@ TEST_F(ctl, sysfs_files_exist_with_modes)
 		{ "faults", 0444, true },
 		{ "punched", 0444, true },
 		{ "mkwrite", 0444, true },
+		{ "zero_maps", 0444, true },
+		{ "cow_breaks", 0444, true },
+		{ "pinned_skips", 0444, true },
+		{ "reclaimed", 0444, true },
 		{ "p2m_bytes", 0444, true },
 		{ "shares", 0644, true },
 		{ "reservation_mb", 0644, true },
@@ -290,10 +277,12 @@ TEST_F(ctl, read_only_files_refuse_open_for_write)
 {
 	static const char *const ro[] = {
 		"committed_mb", "resident_pages", "nr_vms", "p2m_bytes",
+		"pinned_skips",
 	};
 	static const char *const vm_ro[] = {
 		"name", "size", "resident", "zero", "faults", "punched",
-		"mkwrite", "p2m_bytes",
+		"mkwrite", "p2m_bytes", "zero_maps", "cow_breaks",
+		"pinned_skips", "reclaimed",
 	};
 	unsigned int i;
 
@@ -394,7 +383,7 @@ TEST_F(ctl, resident_pages_counts_touched_pages)
 	for (i = 0; i < 5; i++)
 		touch_write(self, i * 8, 1);
 	EXPECT_EQ(g0 + 5, read_u64(_metadata, path));
-	stats(_metadata, self->fd, &st);
+	mv_stats_get(_metadata, self->fd, &st);
 	EXPECT_EQ(5ULL, st.resident);
 	ASSERT_EQ(0, punch(self->fd, 0, 1));
 	EXPECT_EQ(g0 + 4, read_u64(_metadata, path));
@@ -467,13 +456,14 @@ TEST_F(ctl, vm_counters_match_get_stats)
 	struct memvirt_stats st;
 	int i;
 
+	/* Four read faults (zero frame), three write faults, one punched. */
 	for (i = 0; i < 4; i++)
 		touch_read(self, i * 4);
-	touch_write(self, 4, 1);
+	touch_write(self, 5, 1);
 	touch_write(self, 20, 1);
 	touch_write(self, 40, 1);
 	ASSERT_EQ(0, punch(self->fd, 40, 2));
-	stats(_metadata, self->fd, &st);
+	mv_stats_get(_metadata, self->fd, &st);
 	EXPECT_EQ(self->id, st.vm_id);
 	EXPECT_EQ(st.size_bytes, read_u64(_metadata, vm_attr(self, "size")));
 	EXPECT_EQ(st.resident, read_u64(_metadata, vm_attr(self, "resident")));
@@ -481,11 +471,21 @@ TEST_F(ctl, vm_counters_match_get_stats)
 	EXPECT_EQ(st.faults, read_u64(_metadata, vm_attr(self, "faults")));
 	EXPECT_EQ(st.punched, read_u64(_metadata, vm_attr(self, "punched")));
 	EXPECT_EQ(st.mkwrite, read_u64(_metadata, vm_attr(self, "mkwrite")));
-	/* And the values are not all zero: */
-	EXPECT_EQ(5ULL, st.resident);
+	EXPECT_EQ(st.zero_maps, read_u64(_metadata, vm_attr(self, "zero_maps")));
+	EXPECT_EQ(st.cow_breaks, read_u64(_metadata,
+					  vm_attr(self, "cow_breaks")));
+	EXPECT_EQ(st.pinned_skips, read_u64(_metadata,
+					    vm_attr(self, "pinned_skips")));
+	EXPECT_EQ(st.reclaimed, read_u64(_metadata,
+					 vm_attr(self, "reclaimed")));
+	/* And the values are the ones the steps imply: */
+	EXPECT_EQ(2ULL, st.resident);
+	EXPECT_EQ(NPAGES - 2, st.zero);
 	EXPECT_EQ(1ULL, st.punched);
-	EXPECT_LE(6ULL, st.faults);
-	EXPECT_LE(1ULL, st.mkwrite);
+	EXPECT_EQ(7ULL, st.faults);
+	EXPECT_EQ(3ULL, st.mkwrite);	/* each write fault notifies once */
+	EXPECT_EQ(4ULL, st.zero_maps);
+	EXPECT_EQ(0ULL, st.cow_breaks);
 }
 
 TEST_F(ctl, shares_default_and_round_trip)
@@ -545,7 +545,7 @@ TEST_F(ctl, reservation_mb_sum_over_budget_enospc)
 	snprintf(p2, sizeof(p2), "%s/vm2", self->dir);
 	fd2 = mv_create(p2, MV_PAGE);
 	ASSERT_LE(0, fd2);
-	mv_vm_path(vpath, sizeof(vpath), vm_id_of(_metadata, p2),
+	mv_vm_path(vpath, sizeof(vpath), mv_vm_id(_metadata, p2),
 		   "reservation_mb");
 	snprintf(val, sizeof(val), "%llu\n", (unsigned long long)budget - 8);
 	store(_metadata, path, val, 0);
@@ -872,18 +872,23 @@ struct ioc {
 	size_t size;
 	size_t reserved_off;
 	unsigned int nr_reserved;
+	size_t ver0;		/* first published size */
 };
 
 static const struct ioc iocs[] = {
 	{ "GET_STATS", MEMVIRT_IOC_GET_STATS, sizeof(struct memvirt_stats),
-	  offsetof(struct memvirt_stats, reserved), 8 },
+	  offsetof(struct memvirt_stats, reserved), 8,
+	  MEMVIRT_STATS_SIZE_VER0 },
 	{ "QUERY_RANGE", MEMVIRT_IOC_QUERY_RANGE,
 	  sizeof(struct memvirt_range_query),
-	  offsetof(struct memvirt_range_query, reserved), 4 },
+	  offsetof(struct memvirt_range_query, reserved), 4,
+	  MEMVIRT_RANGE_QUERY_SIZE_VER0 },
 	{ "GET_POLICY", MEMVIRT_IOC_GET_POLICY, sizeof(struct memvirt_policy),
-	  offsetof(struct memvirt_policy, reserved), 5 },
+	  offsetof(struct memvirt_policy, reserved), 5,
+	  MEMVIRT_POLICY_SIZE_VER0 },
 	{ "SET_POLICY", MEMVIRT_IOC_SET_POLICY, sizeof(struct memvirt_policy),
-	  offsetof(struct memvirt_policy, reserved), 5 },
+	  offsetof(struct memvirt_policy, reserved), 5,
+	  MEMVIRT_POLICY_SIZE_VER0 },
 };
 
 /* A zeroed 512-byte argument buffer, 8-byte aligned. */
@@ -1013,8 +1018,8 @@ TEST_F(ctl, ioctl_size_too_small_einval)
 	unsigned int i, j;
 
 	for (i = 0; i < ARRAY_SIZE(iocs); i++) {
-		u32 sizes[] = { 0, 4, 8, 16, iocs[i].size - 8,
-				     iocs[i].size - 1 };
+		u32 sizes[] = { 0, 4, 8, 16, iocs[i].ver0 - 8,
+				iocs[i].ver0 - 1 };
 		const char *name = iocs[i].name;
 
 		for (j = 0; j < ARRAY_SIZE(sizes); j++) {
@@ -1112,10 +1117,10 @@ TEST_F(ctl, ioctl_exact_size_writes_nothing_beyond)
 TEST_F(ctl, ioctl_unknown_cmd_enotty)
 {
 	const unsigned long cmds[] = {
-		_IOWR(MEMVIRT_IOCTL_BASE, 0x04, struct memvirt_stats),
+		_IOWR(MEMVIRT_IOCTL_BASE, 0x05, struct memvirt_stats),
 		_IOWR(MEMVIRT_IOCTL_BASE, 0x3f, struct memvirt_stats),
 		_IOW(MEMVIRT_IOCTL_BASE, 0xff, struct memvirt_policy),
-		_IO(MEMVIRT_IOCTL_BASE, 0x05),
+		_IO(MEMVIRT_IOCTL_BASE, 0x06),
 		_IOWR('X', 0x00, struct memvirt_stats),
 	};
 	union iobuf b;
@@ -1294,12 +1299,13 @@ TEST_F(ctl, query_states_absent_private_zero)
 	memset(s, 0xee, sizeof(s));
 	ASSERT_EQ(0, mv_query(self->fd, 0, NPAGES, s));
 	EXPECT_EQ(MEMVIRT_GFN_ABSENT, s[0]) TH_LOG("untouched gfn 0");
-	EXPECT_EQ(MEMVIRT_GFN_PRIVATE | MEMVIRT_GFN_ACCESSED, s[1])
-		TH_LOG("gfn 1 read: 0x%x", s[1]);
+	EXPECT_EQ(MEMVIRT_GFN_ZERO, s[1] & (MEMVIRT_GFN_STATE_MASK |
+					    MEMVIRT_GFN_DIRTY))
+		TH_LOG("gfn 1 read (zero frame): 0x%x", s[1]);
 	EXPECT_EQ(MEMVIRT_GFN_PRIVATE | MEMVIRT_GFN_ACCESSED |
 		  MEMVIRT_GFN_DIRTY, s[2]) TH_LOG("gfn 2 written: 0x%x", s[2]);
-	EXPECT_EQ(MEMVIRT_GFN_PRIVATE | MEMVIRT_GFN_ACCESSED |
-		  MEMVIRT_GFN_DIRTY, s[3])
+	EXPECT_EQ(MEMVIRT_GFN_PRIVATE | MEMVIRT_GFN_DIRTY,
+		  s[3] & (MEMVIRT_GFN_STATE_MASK | MEMVIRT_GFN_DIRTY))
 		TH_LOG("gfn 3 read then written: 0x%x", s[3]);
 	EXPECT_EQ(MEMVIRT_GFN_PRIVATE | MEMVIRT_GFN_DIRTY,
 		  s[4] & (MEMVIRT_GFN_STATE_MASK | MEMVIRT_GFN_DIRTY))
@@ -1331,7 +1337,7 @@ TEST_F(ctl, stats_fresh_vm)
 	struct memvirt_stats st;
 	unsigned int i;
 
-	stats(_metadata, self->fd, &st);
+	mv_stats_get(_metadata, self->fd, &st);
 	EXPECT_EQ(self->id, st.vm_id);
 	EXPECT_EQ(NPAGES * MV_PAGE, st.size_bytes);
 	EXPECT_EQ(0ULL, st.resident);
@@ -1341,6 +1347,11 @@ TEST_F(ctl, stats_fresh_vm)
 	EXPECT_EQ(0ULL, st.mkwrite);
 	for (i = 0; i < ARRAY_SIZE(st.reserved); i++)
 		EXPECT_EQ(0ULL, st.reserved[i]);
+	EXPECT_EQ((u32)sizeof(st), st.size);
+	EXPECT_EQ(0ULL, st.zero_maps);
+	EXPECT_EQ(0ULL, st.cow_breaks);
+	EXPECT_EQ(0ULL, st.pinned_skips);
+	EXPECT_EQ(0ULL, st.reclaimed);
 }
 
 TEST_F(ctl, stats_read_faults)
@@ -1349,35 +1360,114 @@ TEST_F(ctl, stats_read_faults)
 	int i;
 
 	for (i = 0; i < 4; i++)
-		touch_read(self, i * 16);
-	stats(_metadata, self->fd, &st);
+		EXPECT_EQ(0, touch_read(self, i * 16));
+	mv_stats_get(_metadata, self->fd, &st);
 	EXPECT_EQ(4ULL, st.faults);
-	EXPECT_EQ(4ULL, st.resident);
-	EXPECT_EQ(NPAGES - 4, st.zero);
+	EXPECT_EQ(4ULL, st.zero_maps);
+	EXPECT_EQ(0ULL, st.resident) TH_LOG("a read fault allocated");
+	EXPECT_EQ(NPAGES, st.zero);
 	EXPECT_EQ(0ULL, st.mkwrite);
+	EXPECT_EQ(0ULL, st.cow_breaks);
+	for (i = 0; i < 4; i++)
+		EXPECT_EQ(MEMVIRT_GFN_ZERO, mv_query1(self->fd, i * 16) &
+			  MEMVIRT_GFN_STATE_MASK) TH_LOG("gfn %d", i * 16);
 	/* Reading again faults no more. */
 	for (i = 0; i < 4; i++)
 		touch_read(self, i * 16);
-	stats(_metadata, self->fd, &st);
+	mv_stats_get(_metadata, self->fd, &st);
 	EXPECT_EQ(4ULL, st.faults);
+	EXPECT_EQ(4ULL, st.zero_maps);
+}
+
+TEST_F(ctl, stats_read_only_mapping_maps_zero_frame)
+{
+	struct memvirt_stats st;
+	unsigned char *ro;
+	int i;
+
+	ro = mmap(NULL, NPAGES * MV_PAGE, PROT_READ, MAP_SHARED, self->rofd, 0);
+	ASSERT_NE(MAP_FAILED, ro);
+	for (i = 0; i < 3; i++)
+		EXPECT_EQ(0, MV_READ_ONCE(ro[(10 + i) * MV_PAGE + 99]));
+	mv_stats_get(_metadata, self->fd, &st);
+	EXPECT_EQ(3ULL, st.faults);
+	EXPECT_EQ(3ULL, st.zero_maps);
+	EXPECT_EQ(0ULL, st.resident);
+	for (i = 0; i < 3; i++)
+		EXPECT_EQ(MEMVIRT_GFN_ZERO, mv_query1(self->fd, 10 + i) &
+			  MEMVIRT_GFN_STATE_MASK) TH_LOG("gfn %d", 10 + i);
+	munmap(ro, NPAGES * MV_PAGE);
+}
+
+TEST_F(ctl, stats_pread_of_holes_allocates_nothing)
+{
+	unsigned char buf[8 * MV_PAGE];
+	struct memvirt_stats st;
+	unsigned int i;
+
+	memset(buf, 0xee, sizeof(buf));
+	ASSERT_EQ((ssize_t)sizeof(buf), pread(self->fd, buf, sizeof(buf),
+					      4 * MV_PAGE));
+	for (i = 0; i < sizeof(buf); i++)
+		if (buf[i])
+			break;
+	EXPECT_EQ(sizeof(buf), i) TH_LOG("byte %u of a hole is 0x%x", i,
+					 i < sizeof(buf) ? buf[i] : 0);
+	mv_stats_get(_metadata, self->fd, &st);
+	EXPECT_EQ(0ULL, st.resident);
+	EXPECT_EQ(0ULL, st.zero_maps);
+	EXPECT_EQ(0ULL, st.faults);
+	EXPECT_EQ(MEMVIRT_GFN_ABSENT, mv_query1(self->fd, 4));
+}
+
+TEST_F(ctl, stats_write_after_read_breaks_cow)
+{
+	struct memvirt_stats st;
+	unsigned char buf[MV_PAGE];
+	int i;
+
+	for (i = 0; i < 3; i++)
+		touch_read(self, 30 + i);
+	for (i = 0; i < 3; i++)
+		touch_write(self, 30 + i, 0x60 + i);
+	mv_stats_get(_metadata, self->fd, &st);
+	EXPECT_EQ(3ULL, st.zero_maps);
+	EXPECT_EQ(3ULL, st.cow_breaks);
+	EXPECT_EQ(3ULL, st.resident);
+	for (i = 0; i < 3; i++) {
+		ASSERT_EQ((ssize_t)MV_PAGE, pread(self->fd, buf, MV_PAGE,
+						  (30 + i) * MV_PAGE));
+		EXPECT_EQ(0, buf[0]);
+		EXPECT_EQ(0x60 + i, buf[1]) TH_LOG("gfn %d", 30 + i);
+		EXPECT_EQ(0, buf[2]);
+		EXPECT_EQ(0x60 + i, self->map[(30 + i) * MV_PAGE + 1]);
+		EXPECT_EQ(MEMVIRT_GFN_PRIVATE | MEMVIRT_GFN_DIRTY,
+			  mv_query1(self->fd, 30 + i) &
+			  (MEMVIRT_GFN_STATE_MASK | MEMVIRT_GFN_DIRTY));
+	}
 }
 
 TEST_F(ctl, stats_mkwrite_after_read)
 {
 	struct memvirt_stats before, after;
+	unsigned char c = 9;
 
-	touch_read(self, 8);
-	stats(_metadata, self->fd, &before);
+	/* A private page, mapped read-only by a read: the store is a mkwrite. */
+	ASSERT_EQ(1, pwrite(self->fd, &c, 1, 8 * MV_PAGE));
+	EXPECT_EQ(9, touch_read(self, 8));
+	mv_stats_get(_metadata, self->fd, &before);
 	EXPECT_EQ(0ULL, before.mkwrite);
+	EXPECT_EQ(1ULL, before.faults);
+	EXPECT_EQ(0ULL, before.zero_maps);
 	touch_write(self, 8, 1);
-	stats(_metadata, self->fd, &after);
+	mv_stats_get(_metadata, self->fd, &after);
 	EXPECT_EQ(1ULL, after.mkwrite);
-	EXPECT_EQ(before.resident, after.resident);
-	EXPECT_LE(before.faults, after.faults);
-	EXPECT_GE(before.faults + 1, after.faults);
+	EXPECT_EQ(1ULL, after.resident);
+	EXPECT_EQ(before.faults, after.faults);
+	EXPECT_EQ(0ULL, after.cow_breaks);
 	/* Writing again: the PTE is writable now. */
 	touch_write(self, 8, 2);
-	stats(_metadata, self->fd, &before);
+	mv_stats_get(_metadata, self->fd, &before);
 	EXPECT_EQ(after.mkwrite, before.mkwrite);
 }
 
@@ -1388,10 +1478,10 @@ TEST_F(ctl, stats_punch_counts_freed_pages)
 
 	for (i = 0; i < 4; i++)
 		touch_write(self, i, 1);
-	stats(_metadata, self->fd, &before);
+	mv_stats_get(_metadata, self->fd, &before);
 	/* Six pages, four of them populated. */
 	ASSERT_EQ(0, punch(self->fd, 0, 6));
-	stats(_metadata, self->fd, &after);
+	mv_stats_get(_metadata, self->fd, &after);
 	EXPECT_EQ(before.punched + 4, after.punched);
 	EXPECT_EQ(before.resident - 4, after.resident);
 	EXPECT_EQ(before.zero + 4, after.zero);
@@ -1405,13 +1495,298 @@ TEST_F(ctl, stats_shrink_frees_without_punch)
 	touch_write(self, 40, 1);
 	touch_write(self, 50, 1);
 	touch_write(self, 63, 1);
-	stats(_metadata, self->fd, &before);
+	mv_stats_get(_metadata, self->fd, &before);
 	ASSERT_EQ(0, ftruncate(self->fd, 32 * MV_PAGE));
-	stats(_metadata, self->fd, &after);
+	mv_stats_get(_metadata, self->fd, &after);
 	EXPECT_EQ(before.resident - 3, after.resident);
 	EXPECT_EQ(before.punched, after.punched);
 	EXPECT_EQ(32 * MV_PAGE, after.size_bytes);
 	EXPECT_EQ(31ULL, after.zero);
+}
+
+/* ------------------------------------------------------------------ */
+/* ioctl ABI: commands matched on type and number, size from the struct */
+
+TEST_F(ctl, ioctl_size_ver0_writes_back_ver0_bytes)
+{
+	union iobuf b;
+
+	ioc_prep(&iocs[0], &b, MEMVIRT_STATS_SIZE_VER0);
+	memset(b.raw + MEMVIRT_STATS_SIZE_VER0, 0xa5,
+	       sizeof(b.raw) - MEMVIRT_STATS_SIZE_VER0);
+	ASSERT_EQ(0, ioc_call(self->fd, &iocs[0], &b));
+	EXPECT_EQ((u32)MEMVIRT_STATS_SIZE_VER0, b.st.size);
+	EXPECT_EQ(self->id, b.st.vm_id);
+	EXPECT_EQ(NPAGES * MV_PAGE, b.st.size_bytes);
+	EXPECT_TRUE(all_bytes(&b, MEMVIRT_STATS_SIZE_VER0, sizeof(b.raw), 0xa5))
+		TH_LOG("GET_STATS wrote past the %d bytes it was given",
+		       MEMVIRT_STATS_SIZE_VER0);
+}
+
+TEST_F(ctl, ioctl_larger_size_writes_back_kernel_size)
+{
+	union iobuf b;
+	unsigned int i;
+
+	for (i = 0; i < ARRAY_SIZE(iocs); i++) {
+		const char *name = iocs[i].name;
+
+		if (iocs[i].cmd == MEMVIRT_IOC_QUERY_RANGE ||
+		    iocs[i].cmd == MEMVIRT_IOC_SET_POLICY)
+			continue;	/* input only: nothing written back */
+		ioc_prep(&iocs[i], &b, iocs[i].size + 64);
+		ASSERT_EQ(0, ioc_call(self->fd, &iocs[i], &b)) TH_LOG("%s", name);
+		EXPECT_EQ((u32)iocs[i].size, b.st.size) TH_LOG("%s", name);
+		EXPECT_TRUE(all_bytes(&b, iocs[i].size, iocs[i].size + 64, 0))
+			TH_LOG("%s wrote into the caller's tail", name);
+	}
+}
+
+/* A caller whose struct grew: the command encodes its bigger size. */
+struct grown_stats {
+	struct memvirt_stats st;
+	u64 extra[5];
+};
+
+TEST_F(ctl, ioctl_grown_struct_command_works)
+{
+	const unsigned long cmd = _IOWR(MEMVIRT_IOCTL_BASE, 0,
+					struct grown_stats);
+	struct grown_stats g;
+	unsigned int i;
+	int ret;
+
+	touch_read(self, 1);
+	memset(&g, 0, sizeof(g));
+	g.st.size = sizeof(g);
+	ret = mv_ioctl(self->fd, cmd, &g);
+	ASSERT_EQ(0, ret) TH_LOG("GET_STATS as _IOWR(.., 0, %zu bytes): %s",
+				 sizeof(g), strerror(-ret));
+	EXPECT_EQ((u32)sizeof(struct memvirt_stats), g.st.size);
+	EXPECT_EQ(self->id, g.st.vm_id);
+	EXPECT_EQ(1ULL, g.st.faults);
+	EXPECT_EQ(1ULL, g.st.zero_maps);
+	for (i = 0; i < ARRAY_SIZE(g.extra); i++)
+		EXPECT_EQ(0ULL, g.extra[i]);
+}
+
+TEST_F(ctl, ioctl_size_bits_of_command_ignored)
+{
+	const unsigned long cmds[] = {
+		_IOC(_IOC_READ | _IOC_WRITE, MEMVIRT_IOCTL_BASE, 0, 8),
+		_IOC(_IOC_READ | _IOC_WRITE, MEMVIRT_IOCTL_BASE, 0,
+		     MEMVIRT_STATS_SIZE_VER0),
+		_IOC(_IOC_READ | _IOC_WRITE, MEMVIRT_IOCTL_BASE, 0, 4096),
+	};
+	union iobuf b;
+	unsigned int i;
+
+	for (i = 0; i < ARRAY_SIZE(cmds); i++) {
+		int ret;
+
+		ioc_prep(&iocs[0], &b, sizeof(b.st));
+		ret = mv_ioctl(self->fd, cmds[i], &b);
+		EXPECT_EQ(0, ret) TH_LOG("cmd 0x%lx: %s", cmds[i], strerror(-ret));
+		EXPECT_EQ(self->id, b.st.vm_id) TH_LOG("cmd 0x%lx", cmds[i]);
+	}
+}
+
+TEST_F(ctl, ioctl_size_page_limit)
+{
+	unsigned char *big = calloc(1, 2 * MV_PAGE);
+	struct memvirt_stats *st = (struct memvirt_stats *)big;
+	int ret;
+
+	ASSERT_NE(NULL, big);
+	st->size = MV_PAGE;
+	ret = mv_ioctl(self->fd, MEMVIRT_IOC_GET_STATS, st);
+	EXPECT_EQ(0, ret) TH_LOG("size 4096, zero tail: %s", strerror(-ret));
+	EXPECT_EQ((u32)sizeof(*st), st->size);
+	memset(big, 0, 2 * MV_PAGE);
+	st->size = MV_PAGE + 1;
+	EXPECT_EQ(-E2BIG, mv_ioctl(self->fd, MEMVIRT_IOC_GET_STATS, st));
+	st->size = ~0U;
+	EXPECT_EQ(-E2BIG, mv_ioctl(self->fd, MEMVIRT_IOC_GET_STATS, st));
+	memset(big, 0, 2 * MV_PAGE);
+	st->size = MV_PAGE;
+	big[MV_PAGE - 1] = 1;
+	EXPECT_EQ(-E2BIG, mv_ioctl(self->fd, MEMVIRT_IOC_GET_STATS, st));
+	free(big);
+}
+
+/* ------------------------------------------------------------------ */
+/* A whole untouched 1 GiB VM read allocates nothing */
+
+#define GIB		(1024UL * MV_MIB)
+
+static int gib_vm(struct __test_metadata *_metadata, ctl_t *self)
+{
+	char path[PATH_MAX];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/gib", self->dir);
+	fd = mv_create(path, GIB);
+	ASSERT_LE(0, fd) TH_LOG("a 1 GiB VM: %s", strerror(-fd));
+	return fd;
+}
+
+TEST_F_TIMEOUT(ctl, gib_pread_allocates_nothing, 300)
+{
+	unsigned char *buf = malloc(MV_MIB);
+	struct memvirt_stats st;
+	size_t off, i;
+	int fd = gib_vm(_metadata, self);
+
+	ASSERT_NE(NULL, buf);
+	for (off = 0; off < GIB; off += MV_MIB) {
+		ASSERT_EQ((ssize_t)MV_MIB, pread(fd, buf, MV_MIB, off));
+		for (i = 0; i < MV_MIB; i += 512)
+			if (buf[i])
+				break;
+		ASSERT_EQ(MV_MIB, i) TH_LOG("non-zero at %zu", off + i);
+	}
+	mv_stats_get(_metadata, fd, &st);
+	EXPECT_EQ(0ULL, st.resident);
+	EXPECT_EQ(0ULL, st.zero_maps);
+	EXPECT_EQ(GIB / MV_PAGE, st.zero);
+	free(buf);
+	close(fd);
+}
+
+TEST_F_TIMEOUT(ctl, gib_read_mapping_allocates_nothing, 600)
+{
+	struct memvirt_stats st;
+	unsigned char *map;
+	unsigned int sum = 0;
+	size_t off;
+	int fd = gib_vm(_metadata, self);
+
+	map = mmap(NULL, GIB, PROT_READ, MAP_SHARED, fd, 0);
+	ASSERT_NE(MAP_FAILED, map);
+	for (off = 0; off < GIB; off += MV_PAGE)
+		sum += MV_READ_ONCE(map[off]);
+	EXPECT_EQ(0U, sum);
+	mv_stats_get(_metadata, fd, &st);
+	EXPECT_EQ(0ULL, st.resident) TH_LOG("reading the whole VM allocated");
+	EXPECT_EQ(GIB / MV_PAGE, st.zero_maps);
+	EXPECT_EQ(GIB / MV_PAGE, st.faults);
+	munmap(map, GIB);
+	close(fd);
+}
+
+/* ------------------------------------------------------------------ */
+/* max_vms */
+
+TEST_F(ctl, max_vms_default_1024)
+{
+	EXPECT_EQ(1024ULL, read_u64(_metadata, global_attr("max_vms")));
+}
+
+TEST_F(ctl, max_vms_store_round_trip)
+{
+	const char *path = global_attr("max_vms");
+
+	round_trip(_metadata, path, "1048576\n", "1048576");
+	round_trip(_metadata, path, "5000", "5000");
+	round_trip(_metadata, path, "1\n", "1");
+	round_trip(_metadata, path, "1024\n", "1024");
+}
+
+TEST_F(ctl, max_vms_rejects_invalid)
+{
+	static const char *const vals[] = { "0", "0\n", "1048577\n",
+					    "4294967296\n" };
+
+	store_all_einval(_metadata, global_attr("max_vms"), vals,
+			 ARRAY_SIZE(vals));
+	store_all_einval(_metadata, global_attr("max_vms"), bad_numbers,
+			 ARRAY_SIZE(bad_numbers));
+}
+
+/* Child: a store through an fd root opened must fail with EPERM. */
+static int nobody_stores_max_vms(ctl_t *self, void *arg)
+{
+	ssize_t n = write(*(int *)arg, "7\n", 2);
+
+	(void)self;
+	return n >= 0 ? 1 : errno == EPERM ? 0 : 2;
+}
+
+TEST_F(ctl, max_vms_store_needs_cap_sys_admin)
+{
+	int fd = open(global_attr("max_vms"), O_WRONLY);
+
+	ASSERT_LE(0, fd);
+	EXPECT_EQ(0, as_nobody(nobody_stores_max_vms, self, &fd))
+		TH_LOG("1: the store worked; 2: it failed, but not with EPERM");
+	close(fd);
+	EXPECT_EQ(1024ULL, read_u64(_metadata, global_attr("max_vms")));
+}
+
+TEST_F(ctl, max_vms_reached_enospc_and_logs)
+{
+	u64 nr = read_u64(_metadata, global_attr("nr_vms"));
+	char path[PATH_MAX], dir[PATH_MAX];
+	int kfd, fd;
+
+	ASSERT_EQ(0, mv_global_set_u64("max_vms", nr));
+	kfd = mv_kmsg_open();
+	ASSERT_LE(0, kfd);
+	snprintf(path, sizeof(path), "%s/one-too-many", self->dir);
+	fd = open(path, O_RDWR | O_CREAT | O_EXCL, 0600);
+	EXPECT_EQ(-1, fd);
+	EXPECT_EQ(ENOSPC, errno);
+	EXPECT_EQ(-1, access(path, F_OK)) TH_LOG("the refused file exists");
+	EXPECT_EQ(1, mv_kmsg_count(kfd, "max_vms"));
+	EXPECT_EQ(nr, read_u64(_metadata, global_attr("nr_vms")));
+	/* Directories are not VMs. */
+	snprintf(dir, sizeof(dir), "%s/d", self->dir);
+	EXPECT_EQ(0, mkdir(dir, 0755));
+	ASSERT_EQ(0, mv_global_set_u64("max_vms", nr + 1));
+	fd = mv_create(path, MV_PAGE);
+	EXPECT_LE(0, fd);
+	EXPECT_EQ(nr + 1, read_u64(_metadata, global_attr("nr_vms")));
+	if (fd >= 0)
+		close(fd);
+	close(kfd);
+}
+
+TEST_F(ctl, max_vms_below_nr_vms_affects_only_new_files)
+{
+	u64 nr = read_u64(_metadata, global_attr("nr_vms"));
+	char path[PATH_MAX];
+	unsigned char c = 0;
+
+	ASSERT_LE(1ULL, nr);
+	ASSERT_EQ(0, mv_global_set("max_vms", "1\n"));
+	EXPECT_EQ(1ULL, read_u64(_metadata, global_attr("max_vms")));
+	/* The existing VM keeps working: it grows, is written and read. */
+	ASSERT_EQ(0, ftruncate(self->fd, 2 * NPAGES * MV_PAGE));
+	touch_write(self, 3, 0x33);
+	ASSERT_EQ(1, pread(self->fd, &c, 1, 3 * MV_PAGE + 1));
+	EXPECT_EQ(0x33, c);
+	snprintf(path, sizeof(path), "%s/new", self->dir);
+	EXPECT_EQ(-ENOSPC, mv_create(path, 0));
+	EXPECT_EQ(nr, read_u64(_metadata, global_attr("nr_vms")));
+}
+
+TEST_F(ctl, debugfs_p2m_of_empty_vm_is_header_only)
+{
+	char path[PATH_MAX], buf[256];
+	ssize_t n;
+	int fd;
+
+	if (!mv_mounted_at("/sys/kernel/debug", "debugfs"))
+		SKIP(return, "debugfs is not mounted");
+	snprintf(path, sizeof(path), MV_DEBUGFS "/vms/%llu/p2m",
+		 (unsigned long long)self->id);
+	fd = open(path, O_RDONLY);
+	ASSERT_LE(0, fd) TH_LOG("open %s: %s", path, strerror(errno));
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	ASSERT_LE(0, n);
+	buf[n] = 0;
+	EXPECT_STREQ("# gfn pte state flags\n", buf);
 }
 
 /* ------------------------------------------------------------------ */
@@ -1503,8 +1878,7 @@ TEST_F(ctl, debugfs_p2m_lists_touched_gfns)
 	}
 	fclose(f);
 	ASSERT_TRUE(seen[1]) TH_LOG("read gfn 1 not listed");
-	EXPECT_STREQ("private", got[1].state);
-	EXPECT_TRUE(got[1].a);
+	EXPECT_STREQ("zero", got[1].state) TH_LOG("read: the zero frame");
 	EXPECT_FALSE(got[1].d);
 	ASSERT_TRUE(seen[3]) TH_LOG("written gfn 3 not listed");
 	EXPECT_STREQ("private", got[3].state);
@@ -1651,6 +2025,7 @@ TEST_F(ctl, trace_fault_on_write_fault_and_mkwrite)
 {
 	char filter[128];
 
+	ASSERT_EQ(1, pwrite(self->fd, "x", 1, 3 * MV_PAGE));
 	touch_read(self, 3);
 	snprintf(filter, sizeof(filter),
 		 "vm_id == %llu && gfn == 3 && write == 1\n",
@@ -1665,8 +2040,8 @@ TEST_F(ctl, trace_fault_on_write_fault_and_mkwrite)
 		 "vm_id == %llu && gfn == 5 && write == 1\n",
 		 (unsigned long long)self->id);
 	trace_start(_metadata, self, "fault", filter);
-	touch_write(self, 5, 1);	/* ->fault, maybe ->page_mkwrite */
-	EXPECT_LE(1, trace_finish(_metadata, self));
+	touch_write(self, 5, 1);	/* ->fault, then ->page_mkwrite */
+	EXPECT_EQ(2, trace_finish(_metadata, self));
 }
 
 TEST_F(ctl, trace_fault_not_emitted_for_other_gfns)

@@ -3,10 +3,14 @@
  * kvm_vmm_test.c - self-test of the test VMM (lib/vmm.h) on anonymous
  * memory: a guest that fails must fail the run, with a message that says
  * where and why; a hung guest must time out; one vCPU's failure must not
- * hide or spoil another's result; a vCPU must be reusable afterwards.
+ * hide or spoil another's result; a vCPU must be reusable afterwards; a
+ * thread hook runs in the vCPU's thread, once; the guest programs that
+ * check data (READ_ZERO, CHURN) must catch a wrong word.
  * The memory tests trust these paths, so they are checked on purpose here.
  */
+#include <errno.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "kselftest_harness.h"
 #include "vmm.h"
@@ -111,6 +115,126 @@ TEST_F_TIMEOUT(vmm, results_are_per_vcpu, TEST_TIMEOUT_S)
 	EXPECT_EQ(0U, r1->reported);
 	/* Nothing armed: nothing to run. */
 	EXPECT_GT(0, vm_run(self->vm, RUN_TIMEOUT_S));
+}
+
+struct hook_log {
+	int calls;
+	pid_t tid;
+	int ret;
+};
+
+static int log_hook(struct vm *vm, int idx, void *arg)
+{
+	struct hook_log *h = arg;
+
+	h->calls++;
+	h->tid = gettid();
+	return h->ret;
+}
+
+/* The hook runs once, in the vCPU's thread, and only for the next run. */
+TEST_F_TIMEOUT(vmm, hook_runs_in_vcpu_thread_once, TEST_TIMEOUT_S)
+{
+	struct hook_log h = { 0 };
+
+	ASSERT_EQ(0, vcpu_set_hook(self->vm, 0, log_hook, &h));
+	ASSERT_EQ(0, vm_run_one(self->vm, 0, VMM_PROG_FILL, PAGE_GPA,
+				PAGE_GPA + VMM_PAGE_SIZE, 3, RUN_TIMEOUT_S));
+	EXPECT_EQ(1, h.calls);
+	EXPECT_NE(0, h.tid);
+	EXPECT_NE(gettid(), h.tid);
+	ASSERT_EQ(0, vm_run_one(self->vm, 0, VMM_PROG_VERIFY, PAGE_GPA,
+				PAGE_GPA + VMM_PAGE_SIZE, 3, RUN_TIMEOUT_S));
+	EXPECT_EQ(1, h.calls);
+	EXPECT_GT(0, vcpu_set_hook(self->vm, 2, log_hook, &h));
+}
+
+/* A failing hook ends the run as an error before the guest runs. */
+TEST_F_TIMEOUT(vmm, hook_error_ends_run, TEST_TIMEOUT_S)
+{
+	struct hook_log h = { .ret = -EPERM };
+	const struct vcpu_result *r;
+
+	ASSERT_EQ(0, vcpu_set_hook(self->vm, 0, log_hook, &h));
+	EXPECT_EQ(1, vm_run_one(self->vm, 0, VMM_PROG_FILL, PAGE_GPA,
+				PAGE_GPA + VMM_PAGE_SIZE, 3, RUN_TIMEOUT_S));
+	r = vcpu_result(self->vm, 0);
+	EXPECT_STREQ("error", vcpu_outcome_name(r->outcome));
+	EXPECT_NE(NULL, strstr(r->msg, "hook")) TH_LOG("%s", r->msg);
+	EXPECT_EQ(0, r->run_errno);
+	EXPECT_EQ(0U, r->reported);
+	EXPECT_EQ(0ULL, *(u64 *)vm_hva(self->vm, PAGE_GPA));
+}
+
+/* READ_ZERO counts every non-zero word, and only those. */
+TEST_F_TIMEOUT(vmm, read_zero_finds_nonzero_words, TEST_TIMEOUT_S)
+{
+	u64 gpa = PAGE_GPA + 2 * VMM_PAGE_SIZE;
+
+	ASSERT_EQ(0, vm_run_one(self->vm, 0, VMM_PROG_READ_ZERO, PAGE_GPA,
+				PAGE_GPA + 4 * VMM_PAGE_SIZE, 0, RUN_TIMEOUT_S));
+	EXPECT_EQ(4ULL, vcpu_report(self->vm, 0, VMM_REPORT_PAGES, 0));
+	EXPECT_EQ(0ULL, vcpu_report(self->vm, 0, VMM_REPORT_MISMATCHES, ~0ULL));
+	((u64 *)vm_hva(self->vm, gpa))[5] = 0x77;
+	ASSERT_EQ(0, vm_run_one(self->vm, 0, VMM_PROG_READ_ZERO, PAGE_GPA,
+				PAGE_GPA + 4 * VMM_PAGE_SIZE, 0, RUN_TIMEOUT_S));
+	EXPECT_EQ(1ULL, vcpu_report(self->vm, 0, VMM_REPORT_MISMATCHES, ~0ULL));
+	EXPECT_EQ(gpa >> VMM_PAGE_SHIFT,
+		  vcpu_report(self->vm, 0, VMM_REPORT_BAD_GFN, 0));
+	EXPECT_EQ(5ULL, vcpu_report(self->vm, 0, VMM_REPORT_BAD_WORD, 0));
+	EXPECT_EQ(0x77ULL, vcpu_report(self->vm, 0, VMM_REPORT_BAD_VALUE, 0));
+}
+
+/* TOUCH_TIMED writes each page's byte and one non-zero record per page. */
+TEST_F_TIMEOUT(vmm, touch_timed_records_every_page, TEST_TIMEOUT_S)
+{
+	u64 rec = PAGE_GPA + 16 * VMM_PAGE_SIZE, i, n = 8;
+	const u64 *r = vm_hva(self->vm, rec);
+	const u8 *p = vm_hva(self->vm, PAGE_GPA);
+
+	ASSERT_EQ(0, vm_run_one(self->vm, 0, VMM_PROG_TOUCH_TIMED, PAGE_GPA,
+				PAGE_GPA + n * VMM_PAGE_SIZE, rec, RUN_TIMEOUT_S));
+	EXPECT_EQ(n, vcpu_report(self->vm, 0, VMM_REPORT_PAGES, 0));
+	for (i = 0; i < n; i++) {
+		EXPECT_EQ(1, p[i * VMM_PAGE_SIZE]);
+		EXPECT_NE(0ULL, r[i]);
+	}
+	EXPECT_EQ(0ULL, r[n]);
+	/* Records inside the touched range would time their own faults. */
+	EXPECT_EQ(1, vm_run_one(self->vm, 0, VMM_PROG_TOUCH_TIMED, PAGE_GPA,
+				PAGE_GPA + n * VMM_PAGE_SIZE,
+				PAGE_GPA + VMM_PAGE_SIZE, RUN_TIMEOUT_S));
+}
+
+/* CHURN leaves its last pass behind, and catches a word changed under it. */
+TEST_F_TIMEOUT(vmm, churn_checks_every_pass, TEST_TIMEOUT_S)
+{
+	u64 gfn0 = PAGE_GPA >> VMM_PAGE_SHIFT, n = 3, passes = 2, i, w;
+	u64 zero = n, bad = 0;
+	u64 *page;
+
+	for (i = 0; i < n; i++)
+		zero += vmm_churn_is_zero(gfn0 + i, 0) + vmm_churn_is_zero(gfn0 + i, 1);
+	ASSERT_EQ(0, vm_run_one(self->vm, 0, VMM_PROG_CHURN, PAGE_GPA,
+				PAGE_GPA + n * VMM_PAGE_SIZE, passes, RUN_TIMEOUT_S));
+	EXPECT_EQ((passes + 1) * n, vcpu_report(self->vm, 0, VMM_REPORT_PAGES, 0));
+	EXPECT_EQ(0ULL, vcpu_report(self->vm, 0, VMM_REPORT_MISMATCHES, ~0ULL));
+	EXPECT_EQ(zero, vcpu_report(self->vm, 0, VMM_REPORT_ZERO_PAGES, 0));
+	for (i = 0; i < n; i++) {
+		page = vm_hva(self->vm, PAGE_GPA + i * VMM_PAGE_SIZE);
+		for (w = 0; w < VMM_WORDS_PER_PAGE; w++)
+			bad += page[w] != vmm_churn_word(gfn0 + i, w, passes - 1);
+	}
+	EXPECT_EQ(0ULL, bad);
+
+	/* A fresh range must start zero: one stray word is reported. */
+	page = vm_hva(self->vm, PAGE_GPA + 8 * VMM_PAGE_SIZE);
+	page[9] = 0x99;
+	ASSERT_EQ(0, vm_run_one(self->vm, 0, VMM_PROG_CHURN,
+				PAGE_GPA + 8 * VMM_PAGE_SIZE,
+				PAGE_GPA + 9 * VMM_PAGE_SIZE, 1, RUN_TIMEOUT_S));
+	EXPECT_EQ(1ULL, vcpu_report(self->vm, 0, VMM_REPORT_MISMATCHES, ~0ULL));
+	EXPECT_EQ(9ULL, vcpu_report(self->vm, 0, VMM_REPORT_BAD_WORD, 0));
 }
 
 TEST_F(vmm, bad_arguments_rejected)

@@ -160,13 +160,20 @@ struct memvirt_policy {
 /* Modes of MEMVIRT_IOC_RECLAIM (struct memvirt_reclaim.mode). */
 #define MEMVIRT_RECLAIM_ZERO	1	/* private pages that hold only zeroes -> ZERO */
 
+/*
+ * struct memvirt_reclaim.flags: run the pass in the background and return
+ * at once (outputs stay zero; the VM's counters show progress). The pass
+ * stops by itself when the file shrinks below it or goes away.
+ */
+#define MEMVIRT_RECLAIM_ASYNC	(1U << 0)
+
 /* At most this many gfns per MEMVIRT_IOC_RECLAIM call. */
 #define MEMVIRT_RECLAIM_MAX	(1ULL << 30)
 
 /**
  * struct memvirt_reclaim - MEMVIRT_IOC_RECLAIM: force reclaim of a range.
  * @size:	in: sizeof(struct memvirt_reclaim).
- * @flags:	in: must be 0.
+ * @flags:	in: 0, or MEMVIRT_RECLAIM_ASYNC.
  * @mode:	in: MEMVIRT_RECLAIM_*: what to take. MEMVIRT_RECLAIM_ZERO frees
  *		every private page of the range whose 4 KiB are all zero and
  *		leaves its gfn ZERO.
@@ -197,10 +204,19 @@ struct memvirt_reclaim {
 
 #define MEMVIRT_RECLAIM_SIZE_VER0	120
 
-#define MEMVIRT_IOC_GET_STATS	_IOWR(MEMVIRT_IOCTL_BASE, 0x00, struct memvirt_stats)
-#define MEMVIRT_IOC_QUERY_RANGE	_IOW(MEMVIRT_IOCTL_BASE, 0x01, struct memvirt_range_query)
-#define MEMVIRT_IOC_GET_POLICY	_IOWR(MEMVIRT_IOCTL_BASE, 0x02, struct memvirt_policy)
-#define MEMVIRT_IOC_SET_POLICY	_IOW(MEMVIRT_IOCTL_BASE, 0x03, struct memvirt_policy)
-#define MEMVIRT_IOC_RECLAIM	_IOWR(MEMVIRT_IOCTL_BASE, 0x04, struct memvirt_reclaim)
+/*
+ * Command numbers encode each struct's first published size, so they never
+ * change as the structs grow; the kernel matches type and number only.
+ */
+#define MEMVIRT_IOC_GET_STATS	_IOC(_IOC_READ | _IOC_WRITE, MEMVIRT_IOCTL_BASE, 0x00, \
+				     MEMVIRT_STATS_SIZE_VER0)
+#define MEMVIRT_IOC_QUERY_RANGE	_IOC(_IOC_WRITE, MEMVIRT_IOCTL_BASE, 0x01, \
+				     MEMVIRT_RANGE_QUERY_SIZE_VER0)
+#define MEMVIRT_IOC_GET_POLICY	_IOC(_IOC_READ | _IOC_WRITE, MEMVIRT_IOCTL_BASE, 0x02, \
+				     MEMVIRT_POLICY_SIZE_VER0)
+#define MEMVIRT_IOC_SET_POLICY	_IOC(_IOC_WRITE, MEMVIRT_IOCTL_BASE, 0x03, \
+				     MEMVIRT_POLICY_SIZE_VER0)
+#define MEMVIRT_IOC_RECLAIM	_IOC(_IOC_READ | _IOC_WRITE, MEMVIRT_IOCTL_BASE, 0x04, \
+				     MEMVIRT_RECLAIM_SIZE_VER0)
 
 #endif /* _UAPI_LINUX_MEMVIRT_H */

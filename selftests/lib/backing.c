@@ -164,6 +164,29 @@ int memvirt_get_stats(int fd, struct memvirt_stats *st)
 	return ioctl(fd, MEMVIRT_IOC_GET_STATS, st) ? -errno : 0;
 }
 
+int memvirt_reclaim(int fd, u64 mode, u64 start_gfn, u64 nr,
+		    struct memvirt_reclaim *r)
+{
+	memset(r, 0, sizeof(*r));
+	r->size = sizeof(*r);
+	r->mode = mode;
+	r->start_gfn = start_gfn;
+	r->nr_gfns = nr;
+	return ioctl(fd, MEMVIRT_IOC_RECLAIM, r) ? -errno : 0;
+}
+
+int memvirt_query_range(int fd, u64 start_gfn, u64 nr, u8 *states)
+{
+	struct memvirt_range_query q = {
+		.size = sizeof(q),
+		.start_gfn = start_gfn,
+		.nr_gfns = nr,
+		.states = (unsigned long)states,
+	};
+
+	return ioctl(fd, MEMVIRT_IOC_QUERY_RANGE, &q) ? -errno : 0;
+}
+
 int memvirt_sysfs_read(u64 vm_id, const char *name, u64 *val)
 {
 	char path[256], buf[64], *end;

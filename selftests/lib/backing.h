@@ -56,6 +56,14 @@ int backing_punch(struct backing *b, u64 off, u64 len);
 int memvirtfs_mount(char *reason, size_t len);
 /* MEMVIRT_IOC_GET_STATS on a memvirtfs fd: 0 or -errno. */
 int memvirt_get_stats(int fd, struct memvirt_stats *st);
+/*
+ * MEMVIRT_IOC_RECLAIM of @mode over [@start_gfn, @start_gfn + @nr): 0 or
+ * -errno; the kernel's answer (scanned, reclaimed, pinned_skips) in *@r.
+ */
+int memvirt_reclaim(int fd, u64 mode, u64 start_gfn, u64 nr,
+		    struct memvirt_reclaim *r);
+/* MEMVIRT_IOC_QUERY_RANGE: one state byte per gfn into @states; 0 or -errno. */
+int memvirt_query_range(int fd, u64 start_gfn, u64 nr, u8 *states);
 /* Read /sys/kernel/memvirt/vms/<vm_id>/<name> as a number: 0 or -errno. */
 int memvirt_sysfs_read(u64 vm_id, const char *name, u64 *val);
 

@@ -107,6 +107,20 @@ enum vmm_prog {
 	VMM_PROG_TOUCH,
 	/* VMM self-test: fail on purpose as param says (enum vmm_misbehave). */
 	VMM_PROG_MISBEHAVE,
+	/* Read every word of [start, end); report the non-zero ones. */
+	VMM_PROG_READ_ZERO,
+	/*
+	 * Write one byte per page of [start, end); store each page's rdtsc
+	 * delta as a u64 at gpa param + 8 * page index (memory the caller
+	 * keeps outside the range; its own faults are not timed).
+	 */
+	VMM_PROG_TOUCH_TIMED,
+	/*
+	 * param passes over [start, end): each pass checks every page holds
+	 * what the previous pass left (vmm_churn_word(); zero before pass 0)
+	 * and writes this pass's content; a last sweep checks the final one.
+	 */
+	VMM_PROG_CHURN,
 	VMM_NR_PROGS
 };
 
@@ -131,6 +145,7 @@ enum vmm_report {
 	VMM_REPORT_FIRST_WORD,	/* READ_PAGE: word 0 of the page */
 	VMM_REPORT_FIRST_NONZERO, /* READ_PAGE: first non-zero word (or 0) */
 	VMM_REPORT_TSC_CYCLES,	/* TOUCH: rdtsc delta around the loop */
+	VMM_REPORT_ZERO_PAGES,	/* CHURN: zero pages it checked */
 	VMM_NR_REPORTS
 };
 
@@ -147,6 +162,25 @@ static inline u64 vmm_pattern(u64 gfn, u64 word, u64 seed)
 	x *= 0xbf58476d1ce4e5b9ULL;
 	x ^= x >> 29;
 	return x | 1;
+}
+
+/*
+ * vmm_churn_word - word @word of page @gfn after CHURN pass @pass: every
+ * third page (rotating with the pass) is all zero, the others hold the
+ * pattern seeded with the pass, so the content of every page changes each
+ * pass and a third of the range is always reclaimable as zero.
+ */
+#define VMM_CHURN_SEED		0xc4c4ULL
+
+static inline int vmm_churn_is_zero(u64 gfn, u64 pass)
+{
+	return (gfn + pass) % 3 == 0;
+}
+
+static inline u64 vmm_churn_word(u64 gfn, u64 word, u64 pass)
+{
+	return vmm_churn_is_zero(gfn, pass) ? 0 :
+	       vmm_pattern(gfn, word, VMM_CHURN_SEED + pass);
 }
 
 /* The image header, written by guest/start.S at VMM_CODE_GPA. */

@@ -53,6 +53,7 @@ enum vcpu_outcome {
  * @report:	values the program reported, indexed by enum vmm_report.
  * @reported:	bit (1 << key) set for each key the program reported.
  * @wall_ns:	host wall-clock time from its first KVM_RUN to the end.
+ * @run_errno:	VCPU_ERROR from a failed KVM_RUN: its errno; else 0.
  */
 struct vcpu_result {
 	enum vcpu_outcome outcome;
@@ -60,7 +61,16 @@ struct vcpu_result {
 	u64 report[VMM_NR_REPORTS];
 	u32 reported;
 	u64 wall_ns;
+	int run_errno;
 };
+
+/*
+ * A function a test runs in a vCPU's own thread (e.g. to set per-thread
+ * state such as /proc/thread-self/make-it-fail) before its first KVM_RUN.
+ * A non-zero return (-errno) ends the run as VCPU_ERROR without running
+ * the guest.
+ */
+typedef int (*vcpu_thread_hook)(struct vm *vm, int idx, void *arg);
 
 /* 0 if /dev/kvm can create VMs; else -errno and a reason for a skip. */
 int vmm_kvm_available(char *reason, size_t len);
@@ -89,6 +99,13 @@ u64 vm_tsc_khz(struct vm *vm);
  */
 int vcpu_prepare(struct vm *vm, int idx, enum vmm_prog prog,
 		 u64 start, u64 end, u64 param);
+/*
+ * vcpu_set_hook - run @fn(@vm, @idx, @arg) in vCPU @idx's thread before
+ * its first KVM_RUN of the next vm_run() only (vm_run() clears it). Each
+ * vm_run() starts fresh threads, so per-thread state set by the hook does
+ * not outlive that run.
+ */
+int vcpu_set_hook(struct vm *vm, int idx, vcpu_thread_hook fn, void *arg);
 /*
  * vm_run - run every prepared vCPU to completion, each in its own thread,
  * for at most @timeout_s seconds. Returns how many did not end VCPU_DONE

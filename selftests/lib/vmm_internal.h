@@ -21,6 +21,8 @@
  * @armed:	vcpu_prepare() set @regs for the next vm_run().
  * @stop:	set by vm_run() on timeout; read by the vCPU thread.
  * @regs:	registers of the next run.
+ * @hook:	vcpu_set_hook()'s function for the next run, or NULL.
+ * @hook_arg:	its argument.
  * @res:	result of the last run, written only by its thread.
  */
 struct vcpu {
@@ -33,6 +35,8 @@ struct vcpu {
 	bool armed;
 	int stop;
 	struct kvm_regs regs;
+	vcpu_thread_hook hook;
+	void *hook_arg;
 	struct vcpu_result res;
 };
 

@@ -217,7 +217,15 @@ void *vmm_vcpu_thread(void *arg)
 {
 	struct vcpu *v = arg;
 	u64 t0 = vmm_now_ns();
+	int err;
 
+	if (v->hook) {
+		err = v->hook(v->vm, v->idx, v->hook_arg);
+		if (err) {
+			finish(v, VCPU_ERROR, "vCPU thread hook: %s", strerror(-err));
+			goto out;
+		}
+	}
 	for (;;) {
 		if (__atomic_load_n(&v->stop, __ATOMIC_ACQUIRE)) {
 			finish(v, VCPU_TIMEOUT, "still running after %u s, rip 0x%llx",
@@ -227,12 +235,14 @@ void *vmm_vcpu_thread(void *arg)
 		if (ioctl(v->fd, KVM_RUN, 0) < 0) {
 			if (errno == EINTR || errno == EAGAIN)
 				continue;
+			v->res.run_errno = errno;
 			finish(v, VCPU_ERROR, "KVM_RUN: %s", strerror(errno));
 			break;
 		}
 		if (handle_exit(v))
 			break;
 	}
+out:
 	v->res.wall_ns = vmm_now_ns() - t0;
 	return NULL;
 }
@@ -259,6 +269,17 @@ int vcpu_prepare(struct vm *vm, int idx, enum vmm_prog prog,
 	};
 	memset(&v->res, 0, sizeof(v->res));
 	v->armed = true;
+	return 0;
+}
+
+int vcpu_set_hook(struct vm *vm, int idx, vcpu_thread_hook fn, void *arg)
+{
+	if (idx < 0 || idx >= vm->nr_vcpus) {
+		vmm_err("%s: bad vcpu %d", __func__, idx);
+		return -EINVAL;
+	}
+	vm->vcpu[idx].hook = fn;
+	vm->vcpu[idx].hook_arg = arg;
 	return 0;
 }
 
@@ -325,6 +346,7 @@ int vm_run(struct vm *vm, unsigned int timeout_s)
 
 		if (started[i])
 			join_vcpu(v, &deadline);
+		v->hook = NULL;
 		if (!v->armed)
 			continue;
 		v->armed = false;

@@ -1,0 +1,708 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The page store: one table decides what every operation does to a gfn in
+ * every P2M state; zero frames; the reclaim protocol.
+ *
+ * DOC: one place decides, per (state, operation)
+ *
+ * A gfn is ABSENT, ZERO, PRIVATE, SHARED, BALLOONED, COMPRESSED or SWAPPED.
+ * Every path that touches a gfn (the two faults, ->page_mkwrite, read,
+ * write, populate, punch, truncate, teardown, reclaim, the range query and
+ * the debugfs dump) asks memvirt_store_action() what to do with the gfn's
+ * state, and carries out that action; no path asks "does it have a page?".
+ * A state whose mechanism is not built yet (SHARED until sharing lands,
+ * COMPRESSED and SWAPPED until swap lands) is refused: the operation fails
+ * with -EIO (SIGBUS for a fault) and a log line naming the VM, gfn, state
+ * and operation. It is never answered with a fresh zero page over data
+ * that lives elsewhere.
+ *
+ * DOC: zero frames
+ *
+ * A read fault on a gfn that reads as zero maps a read-only *zero frame*
+ * and allocates nothing, so reading guest RAM (a backup, a migration
+ * stream, a memory dump, a guest that reads before it writes) costs no
+ * memory. The entry becomes an EPT read-only leaf naming the frame (state
+ * ZERO, or BALLOONED, with R set): "a zero frame may be mapped here". The
+ * first write reaches ->page_mkwrite, which gives the gfn a private zeroed
+ * page, zaps the read-only mapping (KVM drops its entry through the MMU
+ * notifier) and lets the fault retry; every other way a zero gfn gets a
+ * page (a write fault from another mapping, write(), populate) zaps the
+ * same way. The R bit is cleared only together with such a zap.
+ *
+ * The frames are ordinary pages, not the kernel's ZERO_PAGE: the core MM
+ * keeps their mapcount and refcount like any file page's. Each pte holds a
+ * reference, so one frame behind millions of ptes would overflow its
+ * refcount: there are MEMVIRT_ZERO_FRAMES frames, gfns use the one of their
+ * leaf table (gfn / 512), and a frame with MEMVIRT_ZERO_FRAME_MAX_REFS
+ * references is not handed out again (the read then allocates a page). A
+ * frame that a fault has chosen stays locked until its pte is installed,
+ * as private pages do; whoever zaps a zero-frame mapping locks the frame
+ * first, and since all gfns of a leaf table share one frame, a run of gfns
+ * never needs to lock two.
+ *
+ * DOC: the reclaim protocol
+ *
+ * Every mechanism that takes pages from a running VM (zero-page reclaim
+ * now; later sharing, compression and swap), and punch, truncate and
+ * teardown, go through memvirt_store_range(). It works on runs of up to
+ * MEMVIRT_STORE_BATCH consecutive gfns of one leaf table:
+ *
+ * 1. take the run's gfn locks (ascending; one lockdep acquisition), never
+ *    the VM-wide invalidate_lock exclusively, so faults elsewhere in the VM
+ *    proceed;
+ * 2. pick the candidates from the table and lock their pages: this waits
+ *    out a fault that has chosen a page but not yet mapped it;
+ * 3. one unmap per contiguous run of candidates: KVM gets one MMU-notifier
+ *    invalidation and one TLB flush per run, not per page;
+ * 4. reclaim takes a page only when its reference count is exactly the
+ *    P2M's own: after the unmap no pte holds one, so any other reference is
+ *    a GUP pin, vhost, VFIO or a pipe buffer; such pages are skipped and
+ *    counted (pinned_skips), never reclaimed. Punch, truncate and teardown
+ *    drop the P2M's reference whatever else holds the page: the holder
+ *    keeps a page that is no longer guest RAM;
+ * 5. update the P2M, unlock the pages, free them, unlock the run.
+ *
+ * A page is never freed or reused while a pte, KVM or anything else may
+ * still map it: the P2M's reference is dropped after the unmap, and other
+ * references keep the page alive. A later fault finds the new state.
+ *
+ * Large pages can join later: a 2 MiB guest page would be one leaf of the
+ * level-2 table, a run would be that leaf, and splitting it into 512
+ * entries would be one more action of the table.
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/bitmap.h>
+#include <linux/highmem.h>
+#include <linux/mm.h>
+#include <linux/pagemap.h>
+#include <linux/sched/signal.h>
+#include <linux/string.h>
+
+#include "module/kunit_export.h"
+#include "module/memvirt.h"
+#include "module/store.h"
+#include "module/trace.h"
+
+/* Gfns per run of the reclaim protocol: a bitmap word, a short lock hold. */
+#define MEMVIRT_STORE_BATCH		64
+static_assert(MEMVIRT_STORE_BATCH <= MEMVIRT_P2M_ENTRIES);
+
+#define MEMVIRT_ZERO_FRAMES		16
+/* A quarter of what a refcount holds: ptes of every mm, plus GUP. */
+#define MEMVIRT_ZERO_FRAME_MAX_REFS	BIT(29)
+
+#define U	MEMVIRT_ACT_USE
+#define ZF	MEMVIRT_ACT_ZERO_FRAME
+#define Z	MEMVIRT_ACT_ZEROES
+#define AL	MEMVIRT_ACT_ALLOC
+#define DF	MEMVIRT_ACT_DEFLATE
+#define CP	MEMVIRT_ACT_COPY
+#define DR	MEMVIRT_ACT_DROP
+#define MK	MEMVIRT_ACT_MARK
+#define K	MEMVIRT_ACT_KEEP
+#define T	MEMVIRT_ACT_TAKE
+#define RP	MEMVIRT_ACT_REPORT
+#define RF	MEMVIRT_ACT_REFUSE
+
+/*
+ * The table. Rows: states; columns: operations, in enum memvirt_op order:
+ *
+ *   fault-read fault-write mkwrite read write populate
+ *   punch truncate teardown reclaim-zero query dump
+ *
+ * PUNCH leaves ZERO, TRUNCATE and TEARDOWN leave ABSENT. MKWRITE on a
+ * state that reads as zero finds a zero frame mapped (COPY breaks it).
+ */
+static const u8 memvirt_store_table[][MEMVIRT_NR_OPS] = {
+	[MEMVIRT_P2M_ABSENT]	 = { ZF, AL, CP, Z,  AL, AL, MK, K,  K,  K,  RP, RP },
+	[MEMVIRT_P2M_ZERO]	 = { ZF, AL, CP, Z,  AL, AL, K,  MK, MK, K,  RP, RP },
+	[MEMVIRT_P2M_PRIVATE]	 = { U,  U,  U,  U,  U,  U,  DR, DR, DR, T,  RP, RP },
+	[MEMVIRT_P2M_SHARED]	 = { RF, RF, RF, RF, RF, RF, RF, RF, RF, K,  RP, RP },
+	[MEMVIRT_P2M_BALLOONED]	 = { ZF, DF, DF, Z,  DF, DF, K,  MK, MK, K,  RP, RP },
+	[MEMVIRT_P2M_COMPRESSED] = { RF, RF, RF, RF, RF, RF, RF, RF, RF, K,  RP, RP },
+	[MEMVIRT_P2M_SWAPPED]	 = { RF, RF, RF, RF, RF, RF, RF, RF, RF, K,  RP, RP },
+};
+
+#undef U
+#undef ZF
+#undef Z
+#undef AL
+#undef DF
+#undef CP
+#undef DR
+#undef MK
+#undef K
+#undef T
+#undef RP
+#undef RF
+
+static_assert(ARRAY_SIZE(memvirt_store_table) == MEMVIRT_P2M_SWAPPED + 1);
+static_assert(MEMVIRT_NR_ACTS <= U8_MAX);
+
+/**
+ * memvirt_store_action - what @op does to a gfn in @state.
+ * @state: the gfn's P2M state.
+ * @op: the operation.
+ *
+ * Return: the action; MEMVIRT_ACT_REFUSE for a value that is no state.
+ */
+enum memvirt_act memvirt_store_action(enum memvirt_p2m_state state, enum memvirt_op op)
+{
+	if (WARN_ON_ONCE(state >= ARRAY_SIZE(memvirt_store_table) || op >= MEMVIRT_NR_OPS))
+		return MEMVIRT_ACT_REFUSE;
+	return memvirt_store_table[state][op];
+}
+
+MEMVIRT_EXPORT_FOR_KUNIT(memvirt_store_action);
+
+static const char * const memvirt_store_op_names[] = {
+	[MEMVIRT_OP_FAULT_READ] = "fault-read",
+	[MEMVIRT_OP_FAULT_WRITE] = "fault-write",
+	[MEMVIRT_OP_MKWRITE] = "mkwrite",
+	[MEMVIRT_OP_READ] = "read",
+	[MEMVIRT_OP_WRITE] = "write",
+	[MEMVIRT_OP_POPULATE] = "populate",
+	[MEMVIRT_OP_PUNCH] = "punch",
+	[MEMVIRT_OP_TRUNCATE] = "truncate",
+	[MEMVIRT_OP_TEARDOWN] = "teardown",
+	[MEMVIRT_OP_RECLAIM_ZERO] = "reclaim-zero",
+	[MEMVIRT_OP_QUERY] = "query",
+	[MEMVIRT_OP_DUMP] = "dump",
+};
+
+static_assert(ARRAY_SIZE(memvirt_store_op_names) == MEMVIRT_NR_OPS);
+
+const char *memvirt_store_op_name(enum memvirt_op op)
+{
+	return op < MEMVIRT_NR_OPS ? memvirt_store_op_names[op] : "invalid";
+}
+
+MEMVIRT_EXPORT_FOR_KUNIT(memvirt_store_op_name);
+
+static const char * const memvirt_store_act_names[] = {
+	[MEMVIRT_ACT_INVALID] = "invalid",
+	[MEMVIRT_ACT_USE] = "use",
+	[MEMVIRT_ACT_ZERO_FRAME] = "zero-frame",
+	[MEMVIRT_ACT_ZEROES] = "zeroes",
+	[MEMVIRT_ACT_ALLOC] = "alloc",
+	[MEMVIRT_ACT_DEFLATE] = "deflate",
+	[MEMVIRT_ACT_COPY] = "copy",
+	[MEMVIRT_ACT_DROP] = "drop",
+	[MEMVIRT_ACT_MARK] = "mark",
+	[MEMVIRT_ACT_KEEP] = "keep",
+	[MEMVIRT_ACT_TAKE] = "take",
+	[MEMVIRT_ACT_REPORT] = "report",
+	[MEMVIRT_ACT_REFUSE] = "refuse",
+};
+
+static_assert(ARRAY_SIZE(memvirt_store_act_names) == MEMVIRT_NR_ACTS);
+
+const char *memvirt_store_act_name(enum memvirt_act act)
+{
+	return act < MEMVIRT_NR_ACTS ? memvirt_store_act_names[act] : "invalid";
+}
+
+MEMVIRT_EXPORT_FOR_KUNIT(memvirt_store_act_name);
+
+/* The state an operation that frees a gfn leaves behind. */
+static enum memvirt_p2m_state memvirt_store_op_target(enum memvirt_op op)
+{
+	return op == MEMVIRT_OP_TRUNCATE || op == MEMVIRT_OP_TEARDOWN ?
+	       MEMVIRT_P2M_ABSENT : MEMVIRT_P2M_ZERO;
+}
+
+/* A state whose mechanism is missing: the operation fails, loudly. */
+static int memvirt_store_refuse(struct memvirt_vm *vm, u64 gfn, u64 pte, enum memvirt_op op)
+{
+	pr_err_ratelimited("vm %llu (%s): gfn 0x%llx is %s, which this version cannot %s: -EIO\n",
+			   vm->id, vm->name, gfn,
+			   memvirt_p2m_state_name(memvirt_pte_state(pte)),
+			   memvirt_store_op_name(op));
+	return -EIO;
+}
+
+/* Zero frames. */
+
+static struct page *memvirt_zero_frames[MEMVIRT_ZERO_FRAMES];
+
+/**
+ * memvirt_zero_frames_init - allocate the zero frames (module init).
+ *
+ * Return: 0 or -ENOMEM.
+ */
+int memvirt_zero_frames_init(void)
+{
+	int i;
+
+	for (i = 0; i < MEMVIRT_ZERO_FRAMES; i++) {
+		memvirt_zero_frames[i] = alloc_page(GFP_KERNEL | __GFP_ZERO);
+		if (!memvirt_zero_frames[i]) {
+			memvirt_zero_frames_exit();
+			return -ENOMEM;
+		}
+		/* Up to date, like guest pages: any pipe code may check. */
+		SetPageUptodate(memvirt_zero_frames[i]);
+	}
+	return 0;
+}
+
+/* Drops the module's references; frames still mapped are freed at unmap. */
+void memvirt_zero_frames_exit(void)
+{
+	int i;
+
+	for (i = 0; i < MEMVIRT_ZERO_FRAMES; i++) {
+		if (memvirt_zero_frames[i])
+			put_page(memvirt_zero_frames[i]);
+		memvirt_zero_frames[i] = NULL;
+	}
+}
+
+bool memvirt_is_zero_frame(const struct page *page)
+{
+	int i;
+
+	for (i = 0; i < MEMVIRT_ZERO_FRAMES; i++)
+		if (page == memvirt_zero_frames[i])
+			return true;
+	return false;
+}
+
+MEMVIRT_EXPORT_FOR_KUNIT(memvirt_is_zero_frame);
+
+/* The zero frame of @gfn's leaf table, or NULL if it has too many users. */
+static struct page *memvirt_zero_frame_for(u64 gfn)
+{
+	struct page *page;
+
+	page = memvirt_zero_frames[(gfn / MEMVIRT_P2M_ENTRIES) % MEMVIRT_ZERO_FRAMES];
+	return page_ref_count(page) < MEMVIRT_ZERO_FRAME_MAX_REFS ? page : NULL;
+}
+
+/* Single gfns. */
+
+static void memvirt_account_resident(struct memvirt_vm *vm, long nr)
+{
+	atomic_long_add(nr, &vm->stats.resident);
+	atomic_long_add(nr, &memvirt.resident);
+}
+
+/*
+ * Give a locked gfn that reads as zero a zeroed private page. If a zero
+ * frame may be mapped for it (@stale, or the one its entry names), zap that
+ * mapping under the frame's lock, which waits out a fault installing it.
+ */
+static struct page *__memvirt_store_make_private(struct memvirt_vm *vm, u64 gfn, u64 *ptep,
+						 struct vm_fault *vmf, struct page *stale)
+{
+	u64 pte = memvirt_p2m_read(ptep);
+	struct page *page;
+
+	memvirt_p2m_assert_locked(&vm->p2m, ptep);
+	if (!stale && memvirt_pte_maps_zero_frame(pte))
+		stale = pfn_to_page(memvirt_pte_pfn(pte));
+	page = vm->store_ops->alloc_guest_page(vm, vmf);
+	if (!page)
+		return ERR_PTR(-ENOMEM);
+	/* Up to date, for the pipe code: splice hands guest pages to pipes. */
+	SetPageUptodate(page);
+	/* The allocation's reference becomes the P2M's reference. */
+	if (stale) {
+		lock_page(stale);
+		memvirt_p2m_set(ptep, memvirt_pte_mk_private(page_to_pfn(page)));
+		vm->store_ops->unmap(vm, gfn, 1);
+		unlock_page(stale);
+		atomic_long_inc(&vm->stats.cow_breaks);
+		trace_cow_break(vm->id, gfn, memvirt_pte_state(pte));
+	} else {
+		memvirt_p2m_set(ptep, memvirt_pte_mk_private(page_to_pfn(page)));
+	}
+	memvirt_account_resident(vm, 1);
+	return page;
+}
+
+/**
+ * __memvirt_store_get - carry out a fault, read, write or populate on a
+ * locked gfn.
+ * @vm: the VM.
+ * @gfn: the gfn, below i_size (the caller checked, under invalidate_lock).
+ * @ptep: its entry, whose gfn lock the caller holds.
+ * @op: MEMVIRT_OP_FAULT_READ, _FAULT_WRITE, _READ, _WRITE or _POPULATE.
+ * @vmf: the fault, for the NUMA placement of an allocation; or NULL.
+ *
+ * No reference is taken for the caller.
+ *
+ * Return: the page that serves @op: the gfn's private page, or for a read
+ * fault possibly a zero frame; NULL if the gfn reads as zero and @op is a
+ * read; ERR_PTR(-ENOMEM) if a page could not be allocated; ERR_PTR(-EIO) if
+ * the state cannot be served.
+ */
+struct page *__memvirt_store_get(struct memvirt_vm *vm, u64 gfn, u64 *ptep,
+				 enum memvirt_op op, struct vm_fault *vmf)
+{
+	u64 pte = memvirt_p2m_read(ptep);
+	enum memvirt_p2m_state state = memvirt_pte_state(pte);
+	struct page *page;
+
+	memvirt_p2m_assert_locked(&vm->p2m, ptep);
+	switch (memvirt_store_action(state, op)) {
+	case MEMVIRT_ACT_USE:
+		return pfn_to_page(memvirt_pte_pfn(pte));
+	case MEMVIRT_ACT_ZERO_FRAME:
+		page = memvirt_zero_frame_for(gfn);
+		if (!page)	/* too many mappings: serve the read from a page */
+			return __memvirt_store_make_private(vm, gfn, ptep, vmf, NULL);
+		if (state == MEMVIRT_P2M_ABSENT)
+			state = MEMVIRT_P2M_ZERO;
+		memvirt_p2m_set(ptep, memvirt_pte_mk_zero_frame(state, page_to_pfn(page)));
+		atomic_long_inc(&vm->stats.zero_maps);
+		return page;
+	case MEMVIRT_ACT_ZEROES:
+		return NULL;
+	case MEMVIRT_ACT_ALLOC:
+	case MEMVIRT_ACT_DEFLATE:
+		return __memvirt_store_make_private(vm, gfn, ptep, vmf, NULL);
+	case MEMVIRT_ACT_REFUSE:
+		return ERR_PTR(memvirt_store_refuse(vm, gfn, pte, op));
+	default:
+		WARN_ONCE(1, "memvirt: no %s action for %s\n", memvirt_store_op_name(op),
+			  memvirt_p2m_state_name(state));
+		return ERR_PTR(-EIO);
+	}
+}
+
+MEMVIRT_EXPORT_FOR_KUNIT(__memvirt_store_get);
+
+/**
+ * __memvirt_store_mkwrite - a write to a frame mapped read-only for a gfn.
+ * @vm: the VM.
+ * @gfn: the gfn.
+ * @ptep: its entry, whose gfn lock the caller holds.
+ * @page: the frame the faulting pte maps.
+ * @vmf: the fault.
+ *
+ * Return: 0 if @page is the gfn's private page, now marked dirty (the
+ * caller returns it locked); -EAGAIN if the fault must be retried (the
+ * gfn changed, or copy-on-write was just broken: its mapping is zapped and
+ * the retry maps the new page); -ENOMEM or -EIO.
+ */
+int __memvirt_store_mkwrite(struct memvirt_vm *vm, u64 gfn, u64 *ptep, struct page *page,
+			    struct vm_fault *vmf)
+{
+	u64 pte = memvirt_p2m_read(ptep);
+	struct page *new;
+
+	memvirt_p2m_assert_locked(&vm->p2m, ptep);
+	switch (memvirt_store_action(memvirt_pte_state(pte), MEMVIRT_OP_MKWRITE)) {
+	case MEMVIRT_ACT_USE:
+		/* Punched or reclaimed and refaulted since the pte was made. */
+		if (memvirt_pte_pfn(pte) != page_to_pfn(page))
+			return -EAGAIN;
+		memvirt_p2m_set(ptep, pte | MEMVIRT_PTE_D);
+		return 0;
+	case MEMVIRT_ACT_COPY:
+	case MEMVIRT_ACT_DEFLATE:
+		if (!memvirt_is_zero_frame(page))
+			return -EAGAIN;
+		new = __memvirt_store_make_private(vm, gfn, ptep, vmf, page);
+		return IS_ERR(new) ? PTR_ERR(new) : -EAGAIN;
+	case MEMVIRT_ACT_REFUSE:
+		return memvirt_store_refuse(vm, gfn, pte, MEMVIRT_OP_MKWRITE);
+	default:
+		WARN_ONCE(1, "memvirt: no mkwrite action for %s\n",
+			  memvirt_p2m_state_name(memvirt_pte_state(pte)));
+		return -EIO;
+	}
+}
+
+MEMVIRT_EXPORT_FOR_KUNIT(__memvirt_store_mkwrite);
+
+/**
+ * memvirt_store_get_page - a gfn's page for read, write or populate, with a
+ * reference for the caller.
+ * @vm: the VM.
+ * @gfn: the gfn, below i_size (caller checked, under invalidate_lock).
+ * @op: MEMVIRT_OP_READ (allocates nothing), _WRITE or _POPULATE.
+ *
+ * Return: the page with an extra reference; NULL if the gfn reads as zero
+ * and @op is a read; or an ERR_PTR (-ENOMEM, -EIO, -EINVAL).
+ */
+struct page *memvirt_store_get_page(struct memvirt_vm *vm, u64 gfn, enum memvirt_op op)
+{
+	struct page *page;
+	u64 *ptep;
+
+	if (op == MEMVIRT_OP_READ)
+		ptep = memvirt_p2m_find(&vm->p2m, gfn);
+	else
+		ptep = memvirt_p2m_find_or_alloc(&vm->p2m, gfn, MEMVIRT_TABLE_GFP);
+	if (IS_ERR_OR_NULL(ptep))
+		return ERR_CAST(ptep);
+	memvirt_p2m_lock_gfn(&vm->p2m, ptep);
+	page = __memvirt_store_get(vm, gfn, ptep, op, NULL);
+	if (!IS_ERR_OR_NULL(page))
+		get_page(page);
+	memvirt_p2m_unlock_gfn(&vm->p2m, ptep);
+	return page;
+}
+
+MEMVIRT_EXPORT_FOR_KUNIT(memvirt_store_get_page);
+
+/* Ranges: the reclaim protocol. */
+
+/**
+ * struct memvirt_store_run - one run of the reclaim protocol.
+ * @gfn:	first gfn.
+ * @ptep:	its entry; the run's entries follow it.
+ * @nr:		gfns in the run.
+ * @op:		the operation.
+ * @act:	the table's action for each gfn.
+ * @page:	the locked frame of each candidate, or NULL.
+ * @todo:	candidates: gfns whose mapping is zapped and state changed.
+ * @zero_frame:	the zero frame locked for the run, if any.
+ */
+struct memvirt_store_run {
+	u64 gfn;
+	u64 *ptep;
+	unsigned int nr;
+	enum memvirt_op op;
+	u8 act[MEMVIRT_STORE_BATCH];
+	struct page *page[MEMVIRT_STORE_BATCH];
+	DECLARE_BITMAP(todo, MEMVIRT_STORE_BATCH);
+	struct page *zero_frame;
+};
+
+static bool memvirt_page_is_zero(struct page *page)
+{
+	void *addr = kmap_local_page(page);
+	bool zero = !memchr_inv(addr, 0, PAGE_SIZE);
+
+	kunmap_local(addr);
+	return zero;
+}
+
+/* Does reclaim operation @op want this page's contents? */
+static bool memvirt_store_wants(enum memvirt_op op, struct page *page)
+{
+	switch (op) {
+	case MEMVIRT_OP_RECLAIM_ZERO:
+		return memvirt_page_is_zero(page);
+	default:
+		return false;
+	}
+}
+
+/*
+ * Step 2: choose the candidates of a locked run and lock their frames.
+ * Returns -EIO if a gfn's state refused the operation (the rest goes on).
+ */
+static int memvirt_store_run_pick(struct memvirt_vm *vm, struct memvirt_store_run *run,
+				  struct memvirt_range_result *res)
+{
+	enum memvirt_p2m_state target = memvirt_store_op_target(run->op);
+	unsigned int i;
+	struct page *page;
+	int err = 0;
+	u64 pte;
+
+	for (i = 0; i < run->nr; i++) {
+		pte = memvirt_p2m_read(run->ptep + i);
+		run->act[i] = memvirt_store_action(memvirt_pte_state(pte), run->op);
+		run->page[i] = NULL;
+		switch (run->act[i]) {
+		case MEMVIRT_ACT_DROP:
+		case MEMVIRT_ACT_TAKE:
+			page = pfn_to_page(memvirt_pte_pfn(pte));
+			res->scanned++;
+			/* Cheap pre-check; repeated once nothing can write it. */
+			if (run->act[i] == MEMVIRT_ACT_TAKE && !memvirt_store_wants(run->op, page))
+				break;
+			lock_page(page);
+			run->page[i] = page;
+			__set_bit(i, run->todo);
+			break;
+		case MEMVIRT_ACT_MARK:
+			if (!memvirt_pte_maps_zero_frame(pte)) {
+				memvirt_p2m_set(run->ptep + i, memvirt_pte_mk_nopage(target));
+				break;
+			}
+			/* A zero frame may be mapped: zap it with the others. */
+			page = pfn_to_page(memvirt_pte_pfn(pte));
+			if (WARN_ON_ONCE(run->zero_frame && run->zero_frame != page))
+				break;
+			run->zero_frame = page;
+			__set_bit(i, run->todo);
+			break;
+		case MEMVIRT_ACT_KEEP:
+			break;
+		case MEMVIRT_ACT_REFUSE:
+			err = memvirt_store_refuse(vm, run->gfn + i, pte, run->op);
+			break;
+		default:
+			WARN_ONCE(1, "memvirt: no %s action for %s\n",
+				  memvirt_store_op_name(run->op),
+				  memvirt_p2m_state_name(memvirt_pte_state(pte)));
+			err = -EIO;
+		}
+	}
+	/* After the private pages: a run locks at most one zero frame. */
+	if (run->zero_frame)
+		lock_page(run->zero_frame);
+	return err;
+}
+
+/* Step 3: one unmap per contiguous run of candidates. */
+static void memvirt_store_run_unmap(struct memvirt_vm *vm, struct memvirt_store_run *run)
+{
+	unsigned int start, end;
+
+	for_each_set_bitrange(start, end, run->todo, run->nr)
+		vm->store_ops->unmap(vm, run->gfn + start, end - start);
+}
+
+/*
+ * Step 4 for a reclaim candidate: may its page go? Only if nothing but the
+ * P2M holds it, and, for zero reclaim, it still holds only zeroes (nothing
+ * can write it now: no pte maps it, and write() needs the gfn lock).
+ */
+static bool memvirt_store_may_take(struct memvirt_vm *vm, struct memvirt_store_run *run,
+				   unsigned int i, struct memvirt_range_result *res)
+{
+	struct page *page = run->page[i];
+
+	if (page_count(page) != 1 || page_mapped(page)) {
+		res->pinned++;
+		atomic_long_inc(&vm->stats.pinned_skips);
+		atomic_long_inc(&memvirt.pinned_skips);
+		return false;
+	}
+	return memvirt_store_wants(run->op, page);
+}
+
+/* Step 5: new states, unlock, free. */
+static void memvirt_store_run_finish(struct memvirt_vm *vm, struct memvirt_store_run *run,
+				     struct memvirt_range_result *res)
+{
+	enum memvirt_p2m_state target = memvirt_store_op_target(run->op);
+	unsigned int i;
+	struct page *page;
+
+	for_each_set_bit(i, run->todo, run->nr) {
+		page = run->page[i];
+		if (!page) {	/* a zero frame was mapped: now zapped */
+			memvirt_p2m_set(run->ptep + i, memvirt_pte_mk_nopage(target));
+			continue;
+		}
+		if (run->act[i] == MEMVIRT_ACT_TAKE && !memvirt_store_may_take(vm, run, i, res)) {
+			unlock_page(page);
+			continue;
+		}
+		memvirt_p2m_set(run->ptep + i, memvirt_pte_mk_nopage(target));
+		unlock_page(page);
+		put_page(page);		/* the P2M's reference */
+		memvirt_account_resident(vm, -1);
+		res->done++;
+	}
+	if (run->zero_frame)
+		unlock_page(run->zero_frame);
+}
+
+/* One run, steps 1 to 5. */
+static int memvirt_store_do_run(struct memvirt_vm *vm, struct memvirt_store_run *run,
+				struct memvirt_range_result *res)
+{
+	int err;
+
+	bitmap_zero(run->todo, MEMVIRT_STORE_BATCH);
+	run->zero_frame = NULL;
+	memvirt_p2m_lock_run(&vm->p2m, run->ptep, run->nr);
+	err = memvirt_store_run_pick(vm, run, res);
+	memvirt_store_run_unmap(vm, run);
+	memvirt_store_run_finish(vm, run, res);
+	memvirt_p2m_unlock_run(&vm->p2m, run->ptep, run->nr);
+	return err;
+}
+
+/**
+ * memvirt_store_range - punch, truncate, tear down or reclaim gfns
+ * [@start, @end) through the reclaim protocol.
+ * @vm: the VM.
+ * @start: first gfn.
+ * @end: first gfn past the range (exclusive).
+ * @op: MEMVIRT_OP_PUNCH, _TRUNCATE, _TEARDOWN or _RECLAIM_ZERO.
+ * @res: what was done; added to, so a caller may sum several calls.
+ *
+ * The caller keeps the VM alive and, except for truncate and teardown,
+ * holds the invalidate_lock at most shared. Sleeps. A fatal signal ends
+ * reclaim early (not punch, truncate or teardown, which must finish).
+ *
+ * Return: 0; -EINTR if a fatal signal ended reclaim; -EIO if a gfn's state
+ * cannot undergo @op (the other gfns were done); -ENOMEM (reclaim only) if
+ * the run's state could not be allocated.
+ */
+int memvirt_store_range(struct memvirt_vm *vm, u64 start, u64 end, enum memvirt_op op,
+			struct memvirt_range_result *res)
+{
+	bool interruptible = op == MEMVIRT_OP_RECLAIM_ZERO;
+	struct memvirt_store_run *run;
+	struct memvirt_p2m_iter iter;
+	int err = 0, ret;
+
+	/* Punch, truncate and teardown must not fail halfway: a small NOFAIL. */
+	run = kmalloc(sizeof(*run), interruptible ? GFP_KERNEL : GFP_KERNEL | __GFP_NOFAIL);
+	if (!run)
+		return -ENOMEM;
+	run->op = op;
+	while (start < end) {
+		/* Skips missing leaf tables whole. */
+		memvirt_p2m_iter_start(&iter, &vm->p2m, start, end);
+		if (!iter.valid)
+			break;
+		run->gfn = iter.gfn;
+		run->ptep = iter.ptep;
+		run->nr = min_t(u64, end - iter.gfn,
+				min(memvirt_p2m_leaf_room(iter.gfn), MEMVIRT_STORE_BATCH));
+		ret = memvirt_store_do_run(vm, run, res);
+		err = err ?: ret;
+		start = run->gfn + run->nr;
+		if (interruptible && fatal_signal_pending(current)) {
+			err = -EINTR;
+			break;
+		}
+		cond_resched();
+	}
+	kfree(run);
+	return err;
+}
+
+MEMVIRT_EXPORT_FOR_KUNIT(memvirt_store_range);
+
+/* The real outside world: the VM's memvirtfs mapping. */
+
+/*
+ * Guest pages: zeroed before any VM sees them; charged to the memory cgroup
+ * of the task that populates them (the VMM), as shmem would be; not movable
+ * (memvirt does not implement migration, so __GFP_MOVABLE would defeat
+ * compaction). From a fault, the mapping's NUMA policy applies (mbind,
+ * QEMU's host-nodes=); from read/write/fallocate, the task's.
+ */
+static struct page *memvirt_store_alloc_page(struct memvirt_vm *vm, struct vm_fault *vmf)
+{
+	struct folio *folio;
+
+	if (!vmf || !vmf->vma)
+		return alloc_page(MEMVIRT_GUEST_GFP);
+	folio = vma_alloc_folio(MEMVIRT_GUEST_GFP, 0, vmf->vma, vmf->address, false);
+	return folio ? &folio->page : NULL;
+}
+
+static void memvirt_store_unmap(struct memvirt_vm *vm, u64 gfn, u64 nr)
+{
+	unmap_mapping_pages(vm->mapping, gfn, nr, false);
+}
+
+const struct memvirt_store_ops memvirt_store_default_ops = {
+	.alloc_guest_page = memvirt_store_alloc_page,
+	.unmap		= memvirt_store_unmap,
+};

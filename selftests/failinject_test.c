@@ -1,0 +1,256 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * failinject_test: memvirt under allocation failure (debug kernel only).
+ *
+ * fail_page_alloc and failslab, filtered to this task (task-filter=Y and
+ * /proc/self/make-it-fail), fail the next allocation once: a write fault on
+ * an untouched page is SIGBUS with the "no memory for gfn" log line, a
+ * write() into a hole and fallocate() are ENOMEM, the first touch of a gfn
+ * whose P2M table does not exist yet is SIGBUS, and creating a file (a new
+ * VM) is ENOMEM and leaves nothing behind. With injection off again
+ * everything works and the data written before is intact. Every knob is
+ * saved and restored; verbose is 0 so injected failures print no stack.
+ */
+#include <sys/mman.h>
+
+#include "kselftest_harness.h"
+#include "contract.h"
+
+#define FPA		"/sys/kernel/debug/fail_page_alloc"
+#define FSLAB		"/sys/kernel/debug/failslab"
+#define NPAGES		1024UL
+#define FAR_GFN		(1UL << 20)	/* its P2M table does not exist */
+#define MAX_KNOBS	16
+
+struct knob {
+	char path[PATH_MAX];
+	char val[64];
+};
+
+FIXTURE(fi) {
+	char dir[256];
+	char path[PATH_MAX];
+	int fd;
+	struct knob saved[MAX_KNOBS];
+	unsigned int nr_saved;
+	struct mv_knobs knobs;
+	void *reserve;
+	size_t reserve_len;
+};
+
+typedef FIXTURE_DATA(fi) fi_t;
+
+FIXTURE_SETUP(fi)
+{
+	struct stat st;
+
+	self->fd = -1;
+	if (stat(FPA, &st) || stat(FSLAB, &st))
+		MV_SETUP_SKIP("needs fail_page_alloc and failslab in debugfs (the debug kernel has them)");
+	MV_SETUP_MOUNTED();
+	mv_knobs_save(&self->knobs);
+	ASSERT_EQ(0, mv_make_testdir(self->dir, sizeof(self->dir), "fi"));
+	snprintf(self->path, sizeof(self->path), "%s/vm", self->dir);
+	self->fd = mv_create(self->path, NPAGES * MV_PAGE);
+	ASSERT_LE(0, self->fd);
+}
+
+FIXTURE_TEARDOWN(fi)
+{
+	unsigned int i;
+
+	mv_write_str("/proc/self/make-it-fail", "0\n");
+	for (i = 0; i < self->nr_saved && i < MAX_KNOBS; i++) {
+		struct knob *k = &self->saved[self->nr_saved - 1 - i];
+
+		EXPECT_EQ(0, mv_write_str(k->path, k->val))
+			TH_LOG("restore %s", k->path);
+	}
+	if (self->reserve)
+		munmap(self->reserve, self->reserve_len);
+	if (self->fd >= 0)
+		close(self->fd);
+	if (self->dir[0])
+		mv_rm_rf(self->dir);
+	EXPECT_EQ(0, mv_knobs_restore(&self->knobs));
+}
+
+/* Save @dir/@name, then set it to @val. */
+static void knob_set(struct __test_metadata *_metadata, fi_t *self,
+		     const char *dir, const char *name, const char *val)
+{
+	struct knob *k = &self->saved[self->nr_saved];
+	int ret;
+
+	ASSERT_GT((unsigned int)MAX_KNOBS, self->nr_saved);
+	snprintf(k->path, sizeof(k->path), "%s/%s", dir, name);
+	ASSERT_EQ(0, mv_read_str(k->path, k->val, sizeof(k->val)))
+		TH_LOG("read %s", k->path);
+	self->nr_saved++;
+	ret = mv_write_str(k->path, val);
+	ASSERT_EQ(0, ret) TH_LOG("%s = %s: %s", k->path, val, strerror(-ret));
+}
+
+/* Arm fail_page_alloc (@slab false) or failslab for this task, once. */
+static void arm(struct __test_metadata *_metadata, fi_t *self, bool slab)
+{
+	const char *dir = slab ? FSLAB : FPA;
+
+	knob_set(_metadata, self, dir, "verbose", "0\n");
+	knob_set(_metadata, self, dir, "task-filter", "Y\n");
+	knob_set(_metadata, self, dir, "ignore-gfp-wait", "N\n");
+	knob_set(_metadata, self, dir, "space", "0\n");
+	knob_set(_metadata, self, dir, "interval", "1\n");
+	if (!slab) {
+		knob_set(_metadata, self, dir, "ignore-gfp-highmem", "N\n");
+		knob_set(_metadata, self, dir, "min-order", "0\n");
+	}
+	knob_set(_metadata, self, dir, "probability", "100\n");
+	knob_set(_metadata, self, dir, "times", "1\n");
+}
+
+static int make_it_fail(bool on)
+{
+	return mv_write_str("/proc/self/make-it-fail", on ? "1\n" : "0\n");
+}
+
+/*
+ * Map [@off, +@len) of the file at a 2 MiB-aligned address, so that pages
+ * touched before and during injection share one page-table page and the
+ * core MM allocates nothing of its own in the injected fault.
+ */
+static unsigned char *map_aligned(struct __test_metadata *_metadata,
+				  fi_t *self, off_t off, size_t len)
+{
+	const size_t align = 2 * MV_MIB;
+	uintptr_t a;
+	void *p;
+
+	self->reserve_len = len + align;
+	self->reserve = mmap(NULL, self->reserve_len, PROT_NONE,
+			     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	ASSERT_NE(MAP_FAILED, self->reserve);
+	a = ((uintptr_t)self->reserve + align - 1) & ~(align - 1);
+	p = mmap((void *)a, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED,
+		 self->fd, off);
+	ASSERT_EQ((void *)a, p);
+	return p;
+}
+
+static void check_byte(struct __test_metadata *_metadata, int fd, off_t off,
+		       unsigned char want)
+{
+	unsigned char c = 0;
+
+	ASSERT_EQ(1, pread(fd, &c, 1, off));
+	EXPECT_EQ(want, c) TH_LOG("offset %lld", (long long)off);
+}
+
+TEST_F(fi, write_fault_on_untouched_page_sigbus)
+{
+	unsigned char *map = map_aligned(_metadata, self, 0, 16 * MV_PAGE);
+	int kfd, bus;
+
+	MV_WRITE_ONCE(map[0], 0x11);	/* P2M table and page table exist */
+	kfd = mv_kmsg_open();
+	ASSERT_LE(0, kfd);
+	arm(_metadata, self, false);
+	ASSERT_EQ(0, make_it_fail(true));
+	bus = mv_write_sigbus(map + MV_PAGE, 0x22);
+	make_it_fail(false);
+	EXPECT_EQ(1, bus) TH_LOG("the failed allocation did not raise SIGBUS");
+	EXPECT_EQ(1, mv_kmsg_count(kfd, "no memory for gfn"));
+	close(kfd);
+	/* Injection is spent: the same store works now. */
+	EXPECT_EQ(0, mv_write_sigbus(map + MV_PAGE, 0x22));
+	check_byte(_metadata, self->fd, MV_PAGE, 0x22);
+	check_byte(_metadata, self->fd, 0, 0x11);
+}
+
+TEST_F(fi, write_into_hole_enomem)
+{
+	unsigned char page[MV_PAGE];
+	ssize_t n;
+	int err;
+
+	memset(page, 0x33, sizeof(page));
+	ASSERT_EQ((ssize_t)MV_PAGE, pwrite(self->fd, page, MV_PAGE, 0));
+	arm(_metadata, self, false);
+	ASSERT_EQ(0, make_it_fail(true));
+	n = pwrite(self->fd, page, MV_PAGE, MV_PAGE);
+	err = errno;
+	make_it_fail(false);
+	EXPECT_EQ(-1, n);
+	EXPECT_EQ(ENOMEM, err) TH_LOG("%s", strerror(err));
+	EXPECT_EQ((ssize_t)MV_PAGE, pwrite(self->fd, page, MV_PAGE, MV_PAGE));
+	check_byte(_metadata, self->fd, 0, 0x33);
+	check_byte(_metadata, self->fd, MV_PAGE + 100, 0x33);
+}
+
+TEST_F(fi, fallocate_enomem)
+{
+	struct memvirt_stats st;
+	int ret, err;
+
+	ASSERT_EQ(1, pwrite(self->fd, "x", 1, 0));
+	arm(_metadata, self, false);
+	ASSERT_EQ(0, make_it_fail(true));
+	ret = fallocate(self->fd, 0, MV_PAGE, MV_PAGE);
+	err = errno;
+	make_it_fail(false);
+	EXPECT_EQ(-1, ret);
+	EXPECT_EQ(ENOMEM, err) TH_LOG("%s", strerror(err));
+	EXPECT_EQ(0, fallocate(self->fd, 0, MV_PAGE, MV_PAGE));
+	mv_stats_get(_metadata, self->fd, &st);
+	EXPECT_EQ(2ULL, st.resident);
+	check_byte(_metadata, self->fd, 0, 'x');
+}
+
+TEST_F(fi, first_touch_without_p2m_table_sigbus)
+{
+	const off_t off = (FAR_GFN - 256) * MV_PAGE;
+	unsigned char *map;
+	int bus;
+
+	/* 4 GiB and a bit: needs the overcommit the ratio allows. */
+	ASSERT_EQ(0, mv_global_set("overcommit_ratio", "1000\n"));
+	ASSERT_EQ(0, ftruncate(self->fd, (FAR_GFN + 256) * MV_PAGE));
+	map = map_aligned(_metadata, self, off, 512 * MV_PAGE);
+	/* gfn FAR_GFN - 1: same page table here, another P2M subtree. */
+	MV_WRITE_ONCE(map[255 * MV_PAGE], 0x44);
+	arm(_metadata, self, false);
+	ASSERT_EQ(0, make_it_fail(true));
+	bus = mv_write_sigbus(map + 256 * MV_PAGE, 0x55);
+	make_it_fail(false);
+	EXPECT_EQ(1, bus);
+	EXPECT_EQ(0, mv_write_sigbus(map + 256 * MV_PAGE, 0x55));
+	check_byte(_metadata, self->fd, FAR_GFN * MV_PAGE, 0x55);
+	check_byte(_metadata, self->fd, (FAR_GFN - 1) * MV_PAGE, 0x44);
+}
+
+TEST_F(fi, create_file_enomem_leaves_nothing)
+{
+	char path[PATH_MAX];
+	u64 nr0 = 0, nr1 = 0;
+	int fd, err;
+
+	snprintf(path, sizeof(path), "%s/new", self->dir);
+	ASSERT_EQ(0, mv_global_u64("nr_vms", &nr0));
+	arm(_metadata, self, true);
+	ASSERT_EQ(0, make_it_fail(true));
+	fd = open(path, O_RDWR | O_CREAT | O_EXCL, 0600);
+	err = errno;
+	make_it_fail(false);
+	EXPECT_EQ(-1, fd);
+	EXPECT_EQ(ENOMEM, err) TH_LOG("%s", strerror(err));
+	EXPECT_EQ(-1, access(path, F_OK)) TH_LOG("a half-created file is left");
+	ASSERT_EQ(0, mv_global_u64("nr_vms", &nr1));
+	EXPECT_EQ(nr0, nr1);
+	fd = mv_create(path, MV_PAGE);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, mv_global_u64("nr_vms", &nr1));
+	EXPECT_EQ(nr0 + 1, nr1);
+	close(fd);
+}
+
+MV_HARNESS_MAIN(mv_need_memvirtfs)

@@ -52,9 +52,10 @@ append="console=ttyS0 panic=-1 loglevel=7"
 append="$append printk.devkmsg=on kmemleak=on nokaslr"
 # Two emulated NUMA nodes (both kernels have NUMA_EMU), so placement is
 # tested; the plan checks that node1 exists. The debug kernel also checks
-# every slab object (red zones, poisoning, free-pointer sanity).
+# every slab object: sanity checks, red zones, poisoning (FZP; not U, the
+# alloc/free stack of every object, which KASAN records already).
 append="$append numa=fake=2"
-[ "$kernel" = debug ] && append="$append slub_debug"
+[ "$kernel" = debug ] && append="$append slub_debug=FZP"
 # Single-threaded TCG, two vCPUs on one socket (both kernels have ACPI, so
 # both come up). With multi-threaded TCG, QEMU 7.2 now and then stops
 # delivering interrupts to the L1 kernel while a nested KVM guest runs: the
@@ -77,7 +78,8 @@ fi
 # (@@STEP <seq> <id> <seconds>) overruns its deadline by GRACE seconds; LIMIT
 # still bounds the whole boot. The reason goes to OUTDIR/watchdog.txt as
 #   <step> hung: <reason>     or     <step> crashed: kernel panic
-# with the console excerpt in OUTDIR/watchdog-excerpt.txt.
+# with the console excerpt in OUTDIR/watchdog-excerpt.txt and the seconds
+# the step had run in OUTDIR/watchdog-seconds.
 GRACE=${VMTEST_GRACE:-10}
 BOOT_LIMIT=${VMTEST_BOOT_LIMIT:-180}
 ALARM_RE='Kernel panic - not syncing|blocked for more than [0-9]+ seconds|'
@@ -99,6 +101,7 @@ alarm_reason() {
 stop_vm() {
 	local reason=$1 verb=${2:-hung} n
 	echo "$step $verb: $reason" >"$out/watchdog.txt"
+	echo $(($(now_s) - step_t0)) >"$out/watchdog-seconds"
 	log "$kernel VM: $step $verb: $reason"
 	kill -TERM "$qpid" 2>/dev/null || true
 	for n in 1 2 3 4 5; do
@@ -133,7 +136,7 @@ update_step() {
 	esac
 }
 
-rm -f "$out/watchdog.txt" "$out/watchdog-excerpt.txt"
+rm -f "$out/watchdog.txt" "$out/watchdog-excerpt.txt" "$out/watchdog-seconds"
 : >"$out/console.log"
 : >"$out/results.log"
 "${qemu[@]}" -monitor none \

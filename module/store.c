@@ -212,9 +212,17 @@ static enum memvirt_p2m_state memvirt_store_op_target(enum memvirt_op op)
 	       MEMVIRT_P2M_ABSENT : MEMVIRT_P2M_ZERO;
 }
 
-/* A state whose mechanism is missing: the operation fails, loudly. */
-static int memvirt_store_refuse(struct memvirt_vm *vm, u64 gfn, u64 pte, enum memvirt_op op)
+/*
+ * A state whose mechanism is missing: the operation fails, loudly. An
+ * action the operation has no use for (@act other than REFUSE: a cell left
+ * out of the table, or a wrong one) is a bug besides: warn once.
+ */
+static int memvirt_store_refuse(struct memvirt_vm *vm, u64 gfn, u64 pte, enum memvirt_op op,
+				enum memvirt_act act)
 {
+	WARN_ONCE(act != MEMVIRT_ACT_REFUSE, "memvirt: no %s action %s for %s\n",
+		  memvirt_store_op_name(op), memvirt_store_act_name(act),
+		  memvirt_p2m_state_name(memvirt_pte_state(pte)));
 	pr_err_ratelimited("vm %llu (%s): gfn 0x%llx is %s, which this version cannot %s: -EIO\n",
 			   vm->id, vm->name, gfn,
 			   memvirt_p2m_state_name(memvirt_pte_state(pte)),
@@ -343,10 +351,11 @@ struct page *__memvirt_store_get(struct memvirt_vm *vm, u64 gfn, u64 *ptep,
 {
 	u64 pte = memvirt_p2m_read(ptep);
 	enum memvirt_p2m_state state = memvirt_pte_state(pte);
+	enum memvirt_act act = memvirt_store_action(state, op);
 	struct page *page;
 
 	memvirt_p2m_assert_locked(&vm->p2m, ptep);
-	switch (memvirt_store_action(state, op)) {
+	switch (act) {
 	case MEMVIRT_ACT_USE:
 		return pfn_to_page(memvirt_pte_pfn(pte));
 	case MEMVIRT_ACT_ZERO_FRAME:
@@ -363,12 +372,8 @@ struct page *__memvirt_store_get(struct memvirt_vm *vm, u64 gfn, u64 *ptep,
 	case MEMVIRT_ACT_ALLOC:
 	case MEMVIRT_ACT_DEFLATE:
 		return __memvirt_store_make_private(vm, gfn, ptep, vmf, NULL);
-	case MEMVIRT_ACT_REFUSE:
-		return ERR_PTR(memvirt_store_refuse(vm, gfn, pte, op));
-	default:
-		WARN_ONCE(1, "memvirt: no %s action for %s\n", memvirt_store_op_name(op),
-			  memvirt_p2m_state_name(state));
-		return ERR_PTR(-EIO);
+	default:	/* REFUSE, or a bug */
+		return ERR_PTR(memvirt_store_refuse(vm, gfn, pte, op, act));
 	}
 }
 
@@ -391,10 +396,11 @@ int __memvirt_store_mkwrite(struct memvirt_vm *vm, u64 gfn, u64 *ptep, struct pa
 			    struct vm_fault *vmf)
 {
 	u64 pte = memvirt_p2m_read(ptep);
+	enum memvirt_act act = memvirt_store_action(memvirt_pte_state(pte), MEMVIRT_OP_MKWRITE);
 	struct page *new;
 
 	memvirt_p2m_assert_locked(&vm->p2m, ptep);
-	switch (memvirt_store_action(memvirt_pte_state(pte), MEMVIRT_OP_MKWRITE)) {
+	switch (act) {
 	case MEMVIRT_ACT_USE:
 		/* Punched or reclaimed and refaulted since the pte was made. */
 		if (memvirt_pte_pfn(pte) != page_to_pfn(page))
@@ -407,12 +413,8 @@ int __memvirt_store_mkwrite(struct memvirt_vm *vm, u64 gfn, u64 *ptep, struct pa
 			return -EAGAIN;
 		new = __memvirt_store_make_private(vm, gfn, ptep, vmf, page);
 		return IS_ERR(new) ? PTR_ERR(new) : -EAGAIN;
-	case MEMVIRT_ACT_REFUSE:
-		return memvirt_store_refuse(vm, gfn, pte, MEMVIRT_OP_MKWRITE);
-	default:
-		WARN_ONCE(1, "memvirt: no mkwrite action for %s\n",
-			  memvirt_p2m_state_name(memvirt_pte_state(pte)));
-		return -EIO;
+	default:	/* REFUSE, or a bug */
+		return memvirt_store_refuse(vm, gfn, pte, MEMVIRT_OP_MKWRITE, act);
 	}
 }
 
@@ -536,14 +538,8 @@ static int memvirt_store_run_pick(struct memvirt_vm *vm, struct memvirt_store_ru
 			break;
 		case MEMVIRT_ACT_KEEP:
 			break;
-		case MEMVIRT_ACT_REFUSE:
-			err = memvirt_store_refuse(vm, run->gfn + i, pte, run->op);
-			break;
-		default:
-			WARN_ONCE(1, "memvirt: no %s action for %s\n",
-				  memvirt_store_op_name(run->op),
-				  memvirt_p2m_state_name(memvirt_pte_state(pte)));
-			err = -EIO;
+		default:	/* REFUSE, or a bug */
+			err = memvirt_store_refuse(vm, run->gfn + i, pte, run->op, run->act[i]);
 		}
 	}
 	/* After the private pages: a run locks at most one zero frame. */

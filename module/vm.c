@@ -252,6 +252,12 @@ void memvirt_vm_end_work(struct memvirt_vm *vm)
 	up_read(&vm->lifetime);
 }
 
+/* Modes MEMVIRT_IOC_RECLAIM knows; later mechanisms add theirs here. */
+static bool memvirt_vm_reclaim_mode_is_valid(u64 mode)
+{
+	return mode == MEMVIRT_RECLAIM_ZERO;
+}
+
 /**
  * memvirt_vm_reclaim - run the reclaim protocol over gfns [@start, @end).
  * @vm:		the VM; its file is open, or the caller is between
@@ -269,7 +275,7 @@ int memvirt_vm_reclaim(struct memvirt_vm *vm, u64 start, u64 end, u64 mode,
 	struct memvirt_range_result this = {};
 	int err;
 
-	if (mode != MEMVIRT_RECLAIM_ZERO)
+	if (!memvirt_vm_reclaim_mode_is_valid(mode))
 		return -EINVAL;
 	err = memvirt_store_range(vm, start, end, MEMVIRT_OP_RECLAIM_ZERO, &this);
 	atomic_long_add(this.done, &vm->stats.reclaimed);
@@ -336,7 +342,7 @@ int memvirt_vm_reclaim_async(struct memvirt_vm *vm, u64 start, u64 end, u64 mode
 {
 	struct memvirt_reclaim_work *w;
 
-	if (mode != MEMVIRT_RECLAIM_ZERO)
+	if (!memvirt_vm_reclaim_mode_is_valid(mode))
 		return -EINVAL;
 	w = kzalloc(sizeof(*w), GFP_KERNEL_ACCOUNT);
 	if (!w)

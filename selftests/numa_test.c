@@ -140,6 +140,14 @@ TEST_F_TIMEOUT(numa, memvirt_ptes_not_scanned_anon_are, 120)
 	ASSERT_NE(MAP_FAILED, map);
 	anon = touch_for_a_while(map, NPAGES, ANON_MAX_SECS, &took);
 	munmap(map, NPAGES * MV_PAGE);
+	/*
+	 * Not a single update in 40 s: the scanner does not run in this kernel
+	 * at all (so far the tinyconfig debug kernel; only its id is on the
+	 * allowlist, so a distro kernel skipping here still fails the run).
+	 */
+	if (!anon)
+		SKIP(return, "NUMA balancing never scanned the anonymous control in %d s: its scanner is not active in this kernel",
+		     ANON_MAX_SECS);
 
 	map = mmap(NULL, NPAGES * MV_PAGE, PROT_READ | PROT_WRITE, MAP_SHARED,
 		   self->fd, 0);

@@ -52,12 +52,6 @@
 #include "module/memvirt.h"
 #include "module/trace.h"
 
-/* Pages of the file; faults and I/O check gfns against it under invalidate_lock. */
-static u64 memvirt_vm_pages(struct memvirt_vm *vm)
-{
-	return PFN_UP(i_size_read(vm->mapping->host));
-}
-
 /**
  * memvirt_vm_discard - punch, truncate or tear down gfns [@start, @end).
  * @vm:		the VM.

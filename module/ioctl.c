@@ -103,7 +103,7 @@ static long memvirt_ioctl_get_stats(struct memvirt_vm *vm, union memvirt_ioctl_a
 /* Gfns of the file; a range must lie inside it (-EINVAL). */
 static int memvirt_ioctl_check_range(struct memvirt_vm *vm, u64 start, u64 nr, u64 max)
 {
-	u64 pages = PFN_UP(i_size_read(vm->mapping->host));
+	u64 pages = memvirt_vm_pages(vm);
 
 	if (!nr || nr > max || start >= pages || nr > pages - start)
 		return -EINVAL;

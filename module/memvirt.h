@@ -39,6 +39,7 @@
 #include <linux/list.h>
 #include <linux/mm_types.h>
 #include <linux/mutex.h>
+#include <linux/pfn.h>
 
 #include <linux/rwsem.h>
 
@@ -169,6 +170,15 @@ extern struct mutex memvirt_commit_lock;
  */
 #define MEMVIRT_GUEST_GFP	(GFP_HIGHUSER | __GFP_ZERO | __GFP_ACCOUNT)
 #define MEMVIRT_TABLE_GFP	GFP_KERNEL_ACCOUNT
+
+/*
+ * Gfns of the VM's file (i_size in pages). Stable only under the
+ * invalidate_lock; faults and I/O check gfns against it there.
+ */
+static inline u64 memvirt_vm_pages(struct memvirt_vm *vm)
+{
+	return PFN_UP(i_size_read(vm->mapping->host));
+}
 
 /* vm.c: VM objects, admission control, lifetime. */
 struct memvirt_vm *memvirt_vm_create(const char *name, struct address_space *mapping);

@@ -62,7 +62,7 @@ static u64 memvirt_vm_commit_limit(void)
 /* Gfns that read as zero and hold nothing. */
 u64 memvirt_vm_zero_pages(struct memvirt_vm *vm)
 {
-	u64 pages = PFN_UP(i_size_read(vm->mapping->host));
+	u64 pages = memvirt_vm_pages(vm);
 	u64 resident = atomic_long_read(&vm->stats.resident);
 
 	return pages > resident ? pages - resident : 0;
@@ -209,8 +209,7 @@ void memvirt_vm_destroy(struct memvirt_vm *vm)
 	 * warns about any page left behind.
 	 */
 	filemap_invalidate_lock(vm->mapping);
-	memvirt_vm_discard(vm, 0, PFN_UP(i_size_read(vm->mapping->host)), MEMVIRT_OP_TEARDOWN,
-			   &freed);
+	memvirt_vm_discard(vm, 0, memvirt_vm_pages(vm), MEMVIRT_OP_TEARDOWN, &freed);
 	filemap_invalidate_unlock(vm->mapping);
 
 	mutex_lock(&memvirt_commit_lock);
@@ -316,8 +315,7 @@ static void memvirt_vm_reclaim_fn(struct work_struct *work)
 		if (!memvirt_vm_begin_work(vm))
 			break;
 		/* Shrunk below us: stop at the new end. */
-		end = min3(gfn + MEMVIRT_ASYNC_CHUNK, w->end,
-			   PFN_UP(i_size_read(vm->mapping->host)));
+		end = min3(gfn + MEMVIRT_ASYNC_CHUNK, w->end, memvirt_vm_pages(vm));
 		if (gfn < end)
 			err = memvirt_vm_reclaim(vm, gfn, end, w->mode, &res);
 		else

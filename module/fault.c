@@ -319,10 +319,11 @@ out:
  * Allocation still falls back to the task's policy when the VMA has none.
  */
 static __maybe_unused struct mempolicy *memvirt_get_policy(struct vm_area_struct *vma,
-							   unsigned long addr)
+							   unsigned long addr, pgoff_t *ilx)
 {
 	return vma_policy(vma);
 }
+MEMVIRT_GET_POLICY_ADAPTER(memvirt_get_policy);
 
 const struct vm_operations_struct memvirt_vm_ops = {
 	.fault		= memvirt_fault,

@@ -28,6 +28,7 @@
 #include <linux/slab.h>
 #include <linux/uio.h>
 
+#include "module/compat.h"
 #include "module/memvirt.h"
 
 #define MEMVIRT_ROOT_MODE_DEFAULT	0755
@@ -57,10 +58,8 @@ static struct inode *memvirt_new_inode(struct super_block *sb, const struct inod
 	if (!inode)
 		return NULL;
 	inode->i_ino = get_next_ino();
-	inode_init_owner(&init_user_ns, inode, dir, mode);
-	inode->i_atime = current_time(inode);
-	inode->i_mtime = inode->i_atime;
-	inode->i_ctime = inode->i_atime;
+	inode_init_owner(&nop_mnt_idmap, inode, dir, mode);
+	simple_inode_init_ts(inode);
 	if (S_ISDIR(mode)) {
 		inode->i_op = &memvirt_dir_iops;
 		inode->i_fop = &simple_dir_operations;
@@ -101,18 +100,17 @@ static int memvirt_mknod(struct inode *dir, struct dentry *dentry, umode_t mode)
 	}
 	d_instantiate(dentry, inode);
 	dget(dentry);	/* pinned in the dcache until unlink, as in ramfs */
-	dir->i_mtime = current_time(dir);
-	dir->i_ctime = dir->i_mtime;
+	inode_set_mtime_to_ts(dir, inode_set_ctime_current(dir));
 	return 0;
 }
 
-static int memvirt_create(struct user_namespace *ns, struct inode *dir,
+static int memvirt_create(struct mnt_idmap *idmap, struct inode *dir,
 			  struct dentry *dentry, umode_t mode, bool excl)
 {
 	return memvirt_mknod(dir, dentry, (mode & ~S_IFMT) | S_IFREG);
 }
 
-static int memvirt_mkdir(struct user_namespace *ns, struct inode *dir,
+static int memvirt_mkdir(struct mnt_idmap *idmap, struct inode *dir,
 			 struct dentry *dentry, umode_t mode)
 {
 	int err = memvirt_mknod(dir, dentry, mode | S_IFDIR);
@@ -170,34 +168,33 @@ static int memvirt_set_size(struct inode *inode, loff_t size)
 }
 
 /* stat(): blocks are the resident pages, so du(1) shows real usage. */
-static int memvirt_getattr(struct user_namespace *ns, const struct path *path,
+static int memvirt_getattr(struct mnt_idmap *idmap, const struct path *path,
 			   struct kstat *stat, u32 request_mask, unsigned int flags)
 {
 	struct inode *inode = d_inode(path->dentry);
 	struct memvirt_vm *vm = inode->i_private;
 
-	generic_fillattr(ns, inode, stat);
+	generic_fillattr(idmap, request_mask, inode, stat);
 	stat->blocks = atomic_long_read(&vm->stats.resident) << (PAGE_SHIFT - 9);
 	return 0;
 }
 
-static int memvirt_setattr(struct user_namespace *ns, struct dentry *dentry,
+static int memvirt_setattr(struct mnt_idmap *idmap, struct dentry *dentry,
 			   struct iattr *attr)
 {
 	struct inode *inode = d_inode(dentry);
 	int err;
 
-	err = setattr_prepare(ns, dentry, attr);
+	err = setattr_prepare(idmap, dentry, attr);
 	if (err)
 		return err;
 	if (attr->ia_valid & ATTR_SIZE) {
 		err = memvirt_set_size(inode, attr->ia_size);
 		if (err)
 			return err;
-		inode->i_mtime = current_time(inode);
-		inode->i_ctime = inode->i_mtime;
+		inode_set_mtime_to_ts(inode, inode_set_ctime_current(inode));
 	}
-	setattr_copy(ns, inode, attr);
+	setattr_copy(idmap, inode, attr);
 	return 0;
 }
 
@@ -318,7 +315,7 @@ static const struct file_operations memvirt_file_fops = {
 	.llseek		= generic_file_llseek,
 	.read_iter	= memvirt_read_iter,
 	.write_iter	= memvirt_write_iter,
-	.splice_read	= generic_file_splice_read,
+	.splice_read	= copy_splice_read,
 	.splice_write	= iter_file_splice_write,
 	.mmap		= memvirt_mmap,
 	.fsync		= noop_fsync,

@@ -13,6 +13,7 @@
 #include <linux/math64.h>
 #include <linux/sizes.h>
 
+#include "module/compat.h"
 #include "ept/ept.h"
 
 /* Gfns covered by one table of level 1 (a leaf table), 2 and 3. */
@@ -595,7 +596,7 @@ static void ept_lock_excludes_waiter(struct kunit *test)
 	task = kthread_run(ept_waiter_thread, &w, "memvirt_ept_waiter");
 	if (IS_ERR(task)) {
 		memvirt_p2m_unlock_gfn(p2m, w.ptep);
-		KUNIT_ASSERT_FAILURE(test, "kthread_run: %ld", PTR_ERR(task));
+		KUNIT_FAIL_AND_ABORT(test, "kthread_run: %ld", PTR_ERR(task));
 	}
 	early = wait_for_completion_timeout(&w.acquired, msecs_to_jiffies(200));
 	memvirt_p2m_unlock_gfn(p2m, w.ptep);

@@ -36,6 +36,7 @@ static inline void memvirt_generic_fillattr(struct mnt_idmap *idmap, u32 request
 {
 	generic_fillattr(idmap, inode, stat);
 }
+
 #define generic_fillattr	memvirt_generic_fillattr
 #endif
 
@@ -148,6 +149,15 @@ static inline void shrinker_free(struct shrinker *shrinker)
 		free_prealloced_shrinker(shrinker);
 	kfree(shrinker);
 }
+#endif
+
+/*
+ * KUNIT_ASSERT_FAILURE() was renamed KUNIT_FAIL_AND_ABORT() between 6.1 and
+ * 6.12; the macro itself tells which the kernel has. For KUnit suites, which
+ * include <kunit/test.h> before this header.
+ */
+#if defined(KUNIT_ASSERT_FAILURE) && !defined(KUNIT_FAIL_AND_ABORT)
+#define KUNIT_FAIL_AND_ABORT	KUNIT_ASSERT_FAILURE
 #endif
 
 #endif /* MEMVIRT_COMPAT_H */

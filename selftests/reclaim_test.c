@@ -13,6 +13,7 @@
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/uio.h>
+#include <sys/utsname.h>
 #include <time.h>
 
 #include "kselftest_harness.h"
@@ -344,6 +345,22 @@ FIXTURE_VARIANT_ADD(pin, vmsplice_mapping) {
 	.vmsplice = true,
 };
 
+/*
+ * Until 6.5, splice() from a file whose ->read_iter() does not use the page
+ * cache handed the file's own page to the pipe (ITER_PIPE took a reference);
+ * since then copy_splice_read() copies the bytes into the pipe's pages, and
+ * nothing of memvirt's stays pinned.
+ */
+static bool splice_pins_file_pages(void)
+{
+	struct utsname u;
+	int major = 0, minor = 0;
+
+	if (uname(&u) || sscanf(u.release, "%d.%d", &major, &minor) != 2)
+		return true;
+	return major < 6 || (major == 6 && minor < 5);
+}
+
 TEST_F(pin, pinned_page_skipped_then_reclaimed)
 {
 	rc_t *rc = &self->rc;
@@ -353,6 +370,20 @@ TEST_F(pin, pinned_page_skipped_then_reclaimed)
 
 	ASSERT_EQ(0, mv_global_u64("pinned_skips", &g0));
 	pin_page(_metadata, rc, 20, variant->vmsplice);
+	if (!variant->vmsplice && !splice_pins_file_pages()) {
+		/* The pipe holds a copy: the page goes, the copy stays. */
+		reclaim_ok(_metadata, rc->fd, 16, 8, &r);
+		EXPECT_EQ(1ULL, r.scanned);
+		EXPECT_EQ(1ULL, r.reclaimed);
+		EXPECT_EQ(0ULL, r.pinned_skips);
+		mv_stats_get(_metadata, rc->fd, &st);
+		EXPECT_EQ(0ULL, st.resident);
+		EXPECT_EQ(0ULL, st.pinned_skips);
+		ASSERT_EQ(0, mv_global_u64("pinned_skips", &g1));
+		EXPECT_EQ(g0, g1);
+		drain(_metadata, rc);
+		return;
+	}
 	reclaim_ok(_metadata, rc->fd, 16, 8, &r);
 	EXPECT_EQ(1ULL, r.scanned);
 	EXPECT_EQ(0ULL, r.reclaimed);

@@ -7,7 +7,8 @@
  * an untouched page is SIGBUS with the "no memory for gfn" log line, a
  * write() into a hole and fallocate() are ENOMEM, the first touch of a gfn
  * whose P2M table does not exist yet is SIGBUS, and creating a file (a new
- * VM) is ENOMEM and leaves nothing behind. With injection off again
+ * VM) failed at each of its allocations in turn (fail-nth) is ENOMEM and
+ * leaves nothing behind, or completes. With injection off again
  * everything works and the data written before is intact. Every knob is
  * saved and restored; verbose is 0 so injected failures print no stack.
  */
@@ -228,24 +229,79 @@ TEST_F(fi, first_touch_without_p2m_table_sigbus)
 	check_byte(_metadata, self->fd, (FAR_GFN - 1) * MV_PAGE, 0x44);
 }
 
+/* Make the @n-th fault-injection point of this thread's next calls fail. */
+static int fail_nth(unsigned int n)
+{
+	char buf[16];
+
+	snprintf(buf, sizeof(buf), "%u\n", n);
+	return mv_write_str("/proc/thread-self/fail-nth", buf);
+}
+
+/* Whether the failure armed by fail_nth() was injected (the count ran out). */
+static bool fail_nth_hit(struct __test_metadata *_metadata)
+{
+	char buf[16] = "";
+
+	EXPECT_EQ(0, mv_read_str("/proc/thread-self/fail-nth", buf, sizeof(buf)));
+	return atoi(buf) == 0;
+}
+
+/*
+ * Creating a file is a new VM: a dozen slab allocations, the VFS's and
+ * memvirt's (VM, name, sysfs and debugfs entries). Fail each in turn
+ * (fail-nth, the kernel's systematic fault injection): the create is then
+ * either ENOMEM and leaves no file and no VM, or it survives the failure
+ * (a debugfs entry is best effort) and the file and its VM are complete.
+ * Until the create runs without reaching the armed point: all were tried.
+ */
+#define MAX_CREATE_POINTS	400U
+
 TEST_F(fi, create_file_enomem_leaves_nothing)
 {
+	unsigned int n, enomem = 0, survived = 0;
 	char path[PATH_MAX];
 	u64 nr0 = 0, nr1 = 0;
 	int fd, err;
 
 	snprintf(path, sizeof(path), "%s/new", self->dir);
 	ASSERT_EQ(0, mv_global_u64("nr_vms", &nr0));
-	arm(_metadata, self, true);
-	ASSERT_EQ(0, make_it_fail(true));
-	fd = open(path, O_RDWR | O_CREAT | O_EXCL, 0600);
-	err = errno;
-	make_it_fail(false);
-	EXPECT_EQ(-1, fd);
-	EXPECT_EQ(ENOMEM, err) TH_LOG("%s", strerror(err));
-	EXPECT_EQ(-1, access(path, F_OK)) TH_LOG("a half-created file is left");
-	ASSERT_EQ(0, mv_global_u64("nr_vms", &nr1));
-	EXPECT_EQ(nr0, nr1);
+	/* Sleeping allocations too; probability 0: only fail-nth fails. */
+	knob_set(_metadata, self, FSLAB, "verbose", "0\n");
+	knob_set(_metadata, self, FSLAB, "ignore-gfp-wait", "N\n");
+	knob_set(_metadata, self, FSLAB, "probability", "0\n");
+	for (n = 1; n <= MAX_CREATE_POINTS; n++) {
+		ASSERT_EQ(0, fail_nth(n));
+		fd = open(path, O_RDWR | O_CREAT | O_EXCL, 0600);
+		err = errno;
+		if (!fail_nth_hit(_metadata)) {
+			/* Fewer than n points: the create ran clean. */
+			ASSERT_EQ(0, fail_nth(0));
+			ASSERT_LE(0, fd) TH_LOG("clean create: %s", strerror(err));
+			close(fd);
+			ASSERT_EQ(0, unlink(path));
+			break;
+		}
+		ASSERT_EQ(0, mv_global_u64("nr_vms", &nr1));
+		if (fd < 0) {
+			enomem++;
+			ASSERT_EQ(ENOMEM, err) TH_LOG("point %u: %s", n, strerror(err));
+			ASSERT_EQ(-1, access(path, F_OK))
+				TH_LOG("point %u: a half-created file is left", n);
+			ASSERT_EQ(nr0, nr1) TH_LOG("point %u: a VM is left", n);
+			continue;
+		}
+		survived++;
+		ASSERT_EQ(nr0 + 1, nr1) TH_LOG("point %u: a file without its VM", n);
+		close(fd);
+		ASSERT_EQ(0, unlink(path));
+		ASSERT_EQ(0, mv_global_u64("nr_vms", &nr1));
+		ASSERT_EQ(nr0, nr1);
+	}
+	TH_LOG("%u allocation points: %u ENOMEM, %u survived", n - 1, enomem, survived);
+	ASSERT_GT(MAX_CREATE_POINTS, n);
+	/* memvirt's own allocations fail the create: at least the VM's. */
+	ASSERT_LT(0U, enomem);
 	fd = mv_create(path, MV_PAGE);
 	ASSERT_LE(0, fd);
 	ASSERT_EQ(0, mv_global_u64("nr_vms", &nr1));

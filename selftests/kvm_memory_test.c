@@ -3,7 +3,7 @@
  * kvm_memory_test.c - KVM guests whose RAM is a memvirtfs file, a memfd or
  * anonymous memory: the guest and the host must always see the same bytes.
  *
- * Each test builds a 64 MiB, 4-vCPU VM with the test VMM (lib/vmm.h) on
+ * Each test builds a 16 MiB, 4-vCPU VM with the test VMM (lib/vmm.h) on
  * one backing (the fixture variant) and checks real outcomes: pattern
  * words read back by the guest (the guest reports mismatches), by the host
  * through the mapping and through pread(), and memvirt's counters. The
@@ -25,7 +25,7 @@
 #include "backing.h"
 #include "vmm.h"
 
-#define GUEST_SIZE	(64ULL << 20)
+#define GUEST_SIZE	(16ULL << 20)
 #define NR_VCPUS	4
 #define FREE_LEN	(GUEST_SIZE - VMM_FREE_GPA)
 #define FREE_PAGES	(FREE_LEN / VMM_PAGE_SIZE)

@@ -66,3 +66,4 @@ module_exit(memvirt_exit);
 
 MODULE_DESCRIPTION("memvirt: memory virtualization and overcommit for KVM guests");
 MODULE_LICENSE("GPL");
+MODULE_VERSION(MEMVIRT_VERSION);

@@ -6,26 +6,29 @@
 # Everything else is a developer convenience; see Documentation/dev/testing.rst.
 
 VMTEST := tools/vmtest
-KERNEL ?= distro
+KERNEL ?= distro-6.1
 
-.PHONY: all module check check-kernel selftest manifest vm-shell run bench clean help
+.PHONY: all module check check-kernel selftest manifest vm-shell run bench clean help \
+	dkms-install dkms-remove
 
 all: module
 
-# memvirt.ko against the distro kernel headers (W=1, sparse), in build/distro.
+# memvirt.ko against a kernel's headers (W=1, sparse), in build/$(KERNEL).
 module:
-	@$(VMTEST)/build.sh module distro
+	@$(VMTEST)/kernels.sh $(KERNEL) >/dev/null
+	@$(VMTEST)/build.sh module $(KERNEL)
 
 check:
 	@$(VMTEST)/check.sh
 
-# One kernel only, for fast iteration: make check-kernel KERNEL=distro|debug
+# Some kernels only, for fast iteration: make check-kernel KERNEL=<name>, one
+# or more (quoted) of distro-6.1 distro-6.12 debug-6.1 debug-6.12.
 check-kernel:
 	@$(VMTEST)/check.sh --kernel $(KERNEL)
 
-# One kselftest program: make selftest T=memvirtfs_test [KERNEL=debug]
+# One kselftest program: make selftest T=memvirtfs_test [KERNEL=debug-6.12]
 selftest:
-	@test -n "$(T)" || { echo "usage: make selftest T=<program> [KERNEL=distro|debug]"; exit 2; }
+	@test -n "$(T)" || { echo "usage: make selftest T=<program> [KERNEL=<name>]"; exit 2; }
 	@$(VMTEST)/check.sh --kernel $(KERNEL) --only $(T)
 
 # Regenerate tools/vmtest/manifest.txt from the last check run (after adding
@@ -38,10 +41,19 @@ vm-shell:
 	@$(VMTEST)/check.sh --kernel $(KERNEL) --shell
 
 run:
-	@$(VMTEST)/check.sh --kernel distro --demo
+	@$(VMTEST)/check.sh --kernel $(KERNEL) --demo
 
 bench:
-	@$(VMTEST)/check.sh --kernel distro --bench
+	@$(VMTEST)/check.sh --kernel $(KERNEL) --bench
+
+# On a host: build and install memvirt for the running kernel (or KVER=...)
+# through DKMS, which rebuilds it for every kernel installed later; and undo
+# that. Documentation/admin-guide.rst, "Installing with DKMS".
+dkms-install:
+	@tools/dkms.sh install $(KVER)
+
+dkms-remove:
+	@tools/dkms.sh remove
 
 clean:
 	rm -rf build

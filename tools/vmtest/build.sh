@@ -2,16 +2,21 @@
 # SPDX-License-Identifier: GPL-2.0
 # Build steps of the harness. Every step prints its warnings and fails on any.
 #   build.sh deps                  install missing Debian packages
-#   build.sh module distro|debug   memvirt.ko (+ memvirt_kunit.ko) with W=1 C=1
-#   build.sh canary distro|debug   the harness self-test modules and programs
+#   build.sh module KERNEL         memvirt.ko (+ memvirt_kunit.ko) with W=1 C=1
+#   build.sh canary KERNEL         the harness self-test modules and programs
 #   build.sh selftests             static kselftest programs and tools
 #   build.sh checkpatch            checkpatch.pl over the project's sources
 set -eu -o pipefail
 . "$(dirname "$0")/lib.sh"
 
-PACKAGES="qemu-system-x86 linux-source-6.1 linux-headers-amd64 busybox-static
-kmod cpio sparse flex bison bc libelf-dev libssl-dev xz-utils rsync gcc make
-dwarves"
+# Kernel headers are not among them: kernels.sh extracts each distro
+# kernel's header packages into the cache (installing 6.12's would put its
+# image into /boot).
+PACKAGES="qemu-system-x86 busybox-static kmod cpio sparse flex bison bc
+libelf-dev libssl-dev xz-utils rsync gcc make dwarves dkms"
+for s in $SERIES_ALL; do
+	PACKAGES="$PACKAGES linux-source-$s"
+done
 
 deps() {
 	local p missing=""
@@ -19,11 +24,6 @@ deps() {
 		dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||
 			missing="$missing $p"
 	done
-	# The metapackage may lag a rolled ABI: the matching headers must be there.
-	if [ -z "$missing" ]; then
-		dpkg-query -W -f='${Status}' "linux-headers-$(distro_abi)-amd64" 2>/dev/null |
-			grep -q "ok installed" || missing="linux-headers-amd64"
-	fi
 	[ -n "$missing" ] || return 0
 	log "installing:$missing"
 	export DEBIAN_FRONTEND=noninteractive
@@ -33,22 +33,13 @@ deps() {
 		die "apt-get install failed:$missing"
 }
 
-# kdir KERNEL: the kernel build tree external modules are built against.
-kdir() {
-	case "$1" in
-	distro) echo "/usr/src/linux-headers-$(distro_abi)-amd64" ;;
-	debug) debug_kernel_dir ;;
-	*) die "unknown kernel '$1'" ;;
-	esac
-}
-
 # kbuild DIR KERNEL: build the external module in DIR; fail on any warning.
 kbuild() {
 	local dir=$1 kernel=$2 k out rc=0
 	k=$(kdir "$kernel")
 	[ -d "$k" ] || die "no kernel build tree at $k"
 	out=$dir/build.log
-	make -C "$k" M="$dir" W=1 C=1 modules >"$out" 2>&1 || rc=$?
+	make -C "$k" M="$dir" W=1 C=1 -j"$JOBS" modules >"$out" 2>&1 || rc=$?
 	if [ $rc -ne 0 ] || grep -qiE 'warning:|error:' "$out"; then
 		grep -iE -B2 -A3 'warning:|error:' "$out" >&2 || tail -n 30 "$out" >&2
 		die "module build for $kernel kernel: warnings or errors (log: $out)"
@@ -57,7 +48,7 @@ kbuild() {
 
 # Sources of the module, copied into a per-kernel build dir because Kbuild
 # builds external modules in place.
-MODULE_SOURCES="Kbuild include module ept dedup balloon swap"
+MODULE_SOURCES="Kbuild dkms.conf include module ept dedup balloon swap"
 
 module() {
 	local kernel=$1 dir=$MEMVIRT_TOP/build/$1/memvirt s
@@ -73,7 +64,7 @@ module() {
 
 canary() {
 	local kernel=$1 dir=$MEMVIRT_TOP/build/$1/canary src out=$MEMVIRT_TOP/build/selftests p
-	src=$(source_tree)
+	src=$(source_tree "$TOOLS_SERIES")
 	mkdir -p "$dir" "$out"
 	cp "$VMTEST_DIR/canary/Kbuild" "$VMTEST_DIR"/canary/vmtest_*.c "$dir/"
 	kbuild "$dir" "$kernel"
@@ -89,13 +80,13 @@ canary() {
 
 selftests() {
 	local src out
-	src=$(source_tree)
+	src=$(source_tree "$TOOLS_SERIES")
 	out=$MEMVIRT_TOP/build/selftests
 	mkdir -p "$out"
-	make -s -C "$MEMVIRT_TOP/selftests" OUT="$out" \
+	make -s -j"$JOBS" -C "$MEMVIRT_TOP/selftests" OUT="$out" \
 		KSFT_INC="$src/tools/testing/selftests" >&2 ||
 		die "selftests build failed"
-	make -s -C "$MEMVIRT_TOP/tools/bench" OUT="$out" >&2 || die "bench build failed"
+	make -s -j"$JOBS" -C "$MEMVIRT_TOP/tools/bench" OUT="$out" >&2 || die "bench build failed"
 }
 
 # cp_files PATHSPEC...: tracked and untracked (not ignored) C files.
@@ -104,12 +95,15 @@ cp_files() {
 }
 
 checkpatch() {
-	local src kfiles tfiles ufiles rc=0
-	src=$(source_tree)
-	kfiles=$(cp_files 'module/*.[ch]' ':!module/trace.h' 'ept/*.[ch]' 'dedup/*.[ch]' 'balloon/*.[ch]' \
-		'swap/*.[ch]' 'include/*.h' 'tools/vmtest/canary/*.c')
+	local src kfiles tfiles cfiles ufiles rc=0
+	src=$(source_tree "$TOOLS_SERIES")
+	kfiles=$(cp_files 'module/*.[ch]' ':!module/trace.h' ':!module/compat.h' 'ept/*.[ch]' \
+		'dedup/*.[ch]' 'balloon/*.[ch]' 'swap/*.[ch]' 'include/*.h' 'tools/vmtest/canary/*.c')
 	# TRACE_EVENT() layout is the kernel's own; --strict objects to it.
 	tfiles=$(cp_files 'module/trace.h')
+	# Comparing LINUX_VERSION_CODE is what the compat header is for, and
+	# nothing else may (a .c file that does fails the next check).
+	cfiles=$(cp_files 'module/compat.h')
 	ufiles=$(cp_files 'selftests/*.[ch]' 'tools/bench/*.[ch]')
 	[ -n "$kfiles" ] || die "no sources found for checkpatch"
 	# Kernel code: --strict. --no-tree: this is not a kernel tree.
@@ -119,6 +113,16 @@ checkpatch() {
 	# shellcheck disable=SC2086
 	(cd "$MEMVIRT_TOP" && "$src/scripts/checkpatch.pl" --no-tree --quiet \
 		--show-types --max-line-length=100 -f $tfiles) >&2 || rc=$?
+	# shellcheck disable=SC2086
+	(cd "$MEMVIRT_TOP" && "$src/scripts/checkpatch.pl" --no-tree --quiet --strict \
+		--show-types --max-line-length=100 \
+		--ignore LINUX_VERSION_CODE,CONSTANT_COMPARISON -f $cfiles) >&2 || rc=$?
+	# shellcheck disable=SC2086
+	if (cd "$MEMVIRT_TOP" && grep -nE 'LINUX_VERSION_CODE|KERNEL_VERSION|^#if.*MEMVIRT_HAVE_' \
+		$kfiles $tfiles) >&2; then
+		echo "version and probe tests belong in module/compat.h only" >&2
+		rc=1
+	fi
 	# Userspace tests and tools: checkpatch's default level, as the kernel's
 	# own selftests; volatile is needed around sigsetjmp, and the kselftest
 	# harness uses macros with flow control and as types (FIXTURE_DATA(x) *self,
@@ -130,10 +134,15 @@ checkpatch() {
 	[ $rc -eq 0 ] || die "checkpatch found problems"
 }
 
+# kernel_arg NAME: the kernel's full name, or a usage error.
+kernel_arg() {
+	canon_kernel "${1:-}" || die "unknown kernel '${1:-}' (one of: $KERNELS_ALL)"
+}
+
 case "${1:-}" in
 deps) deps ;;
-module) module "${2:?kernel}" ;;
-canary) canary "${2:?kernel}" ;;
+module) module "$(kernel_arg "${2:-}")" ;;
+canary) canary "$(kernel_arg "${2:-}")" ;;
 selftests) selftests ;;
 checkpatch) checkpatch ;;
 *) die "usage: build.sh deps|module KERNEL|canary KERNEL|selftests|checkpatch" ;;

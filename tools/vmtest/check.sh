@@ -1,17 +1,18 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 # memvirt's test command (make check). Prepares everything it needs, builds,
-# lints, self-tests the harness, then boots the distro and the debug kernel in
-# QEMU and runs KUnit and the kselftests there. Ends with
+# lints, self-tests the harness, then boots four kernels in QEMU (Debian's
+# 6.1 and 6.12, and a debug build of each: lib.sh's KERNELS_ALL) and runs
+# KUnit and the kselftests there. Ends with
 #   N passed, N failed, N skipped
 # and exits non-zero on any failure, kernel splat, missing result or hang.
 #
-#   check.sh [--kernel distro|debug] [--only PROGRAM] [--shell|--demo|--bench]
+#   check.sh [--kernel "KERNEL..."] [--only PROGRAM] [--shell|--demo|--bench]
 # Documentation/dev/testing.rst explains it.
 set -eu -o pipefail
 . "$(dirname "$0")/lib.sh"
 
-kernels="distro debug"
+kernels=$KERNELS_ALL
 only="" mode=check
 while [ $# -gt 0 ]; do
 	case "$1" in
@@ -24,9 +25,12 @@ while [ $# -gt 0 ]; do
 	esac
 	shift
 done
+names=""
 for k in $kernels; do
-	case "$k" in distro|debug) ;; *) die "unknown kernel '$k' (distro or debug)" ;; esac
+	k=$(canon_kernel "$k") || die "unknown kernel '$k' (one of: $KERNELS_ALL; distro and debug mean the 6.1 ones)"
+	names="$names $k"
 done
+kernels=${names# }
 
 OUT=$MEMVIRT_TOP/build/check
 rm -rf "$OUT" && mkdir -p "$OUT"
@@ -47,6 +51,8 @@ KUNIT_TIMEOUT=${KUNIT_TIMEOUT:-120}
 LOAD_TIMEOUT=60
 VM_LIMIT_distro=${VM_LIMIT_DISTRO:-1500}
 VM_LIMIT_debug=${VM_LIMIT_DEBUG:-2700}
+CANARY_DISTRO=distro-$TOOLS_SERIES
+CANARY_DEBUG=debug-$TOOLS_SERIES
 MANIFEST=$VMTEST_DIR/manifest.txt
 SKIPS=$VMTEST_DIR/skips.txt
 TIMEOUTS=$VMTEST_DIR/timeouts.txt
@@ -136,12 +142,13 @@ kselftests() {
 }
 
 # ksft_timeout KERNEL PROGRAM: its deadline, from timeouts.txt
-# ("<kernel|*> <program> <seconds> <reason>") or the default.
+# ("<kernel|flavour|*> <program> <seconds> <reason>") or the default.
 ksft_timeout() {
 	local k p t
 	while read -r k p t _; do
 		case "$k" in ''|'#'*) continue ;; esac
-		if [ "$p" = "$2" ] && { [ "$k" = "$1" ] || [ "$k" = '*' ]; }; then
+		if [ "$p" = "$2" ] && { [ "$k" = "$1" ] || [ "$k" = "$(kernel_flavour "$1")" ] ||
+					[ "$k" = '*' ]; }; then
 			echo "$t"
 			return
 		fi
@@ -157,7 +164,7 @@ write_plan() {
 		echo 'step -t 30 boot-numa "test -d /sys/devices/system/node/node1 &&'\
 ' cat /sys/devices/system/node/online"'
 		echo "step -t $LOAD_TIMEOUT load-memvirt \"insmod /memvirt/memvirt.ko\""
-		if [ "$kernel" = debug ] && [ -z "$only" ]; then
+		if [ "$(kernel_flavour "$kernel")" = debug ] && [ -z "$only" ]; then
 			echo "kunit /memvirt/memvirt_kunit.ko $KUNIT_TIMEOUT"
 		fi
 		for p in $(kselftests); do
@@ -167,7 +174,7 @@ write_plan() {
 	{
 		echo "$kernel:step:boot-numa"
 		echo "$kernel:step:load-memvirt"
-		[ "$kernel" = debug ] && [ -z "$only" ] && echo "$kernel:kunit:*"
+		[ "$(kernel_flavour "$kernel")" = debug ] && [ -z "$only" ] && echo "$kernel:kunit:*"
 		for p in $(kselftests); do
 			echo "$kernel:kselftest:$p:*"
 		done
@@ -183,7 +190,7 @@ start_kernel() {
 	dir=$OUT/vm-$kernel
 	mkdir -p "$dir"
 	write_plan "$kernel" "$dir/plan.sh" "$dir/scope.txt"
-	limit=VM_LIMIT_$kernel
+	limit=VM_LIMIT_$(kernel_flavour "$kernel")
 	log "booting the $kernel kernel ($(grep -c . "$dir/plan.sh") plan steps)"
 	VM_T0[$kernel]=$(now_s)
 	"$VMTEST_DIR/vm.sh" "$kernel" "$dir/plan.sh" "$dir" "${!limit}" 2>"$dir/vm.err" &
@@ -242,15 +249,15 @@ expect() {
 harness_selftest() {
 	local t d=$OUT/canary-host
 	t=$(now_s)
-	canary_vm hang distro 60 'step -t 1000 hang "sleep 100000"'
-	canary_vm panic distro 120 'step -t 30 before true
+	canary_vm hang "$CANARY_DISTRO" 60 'step -t 1000 hang "sleep 100000"'
+	canary_vm panic "$CANARY_DISTRO" 120 'step -t 30 before true
 step -t 30 panic "insmod /memvirt/vmtest_canary_panic.ko"
 step -t 30 after true'
-	canary_vm block distro 300 'step -t 15 block "insmod /memvirt/vmtest_canary_block.ko"
+	canary_vm block "$CANARY_DISTRO" 300 'step -t 15 block "insmod /memvirt/vmtest_canary_block.ko"
 step -t 30 after true'
-	canary_vm hungtask distro 300 'step -t 10 hung-5s "echo 5 >/proc/sys/kernel/hung_task_timeout_secs"
+	canary_vm hungtask "$CANARY_DISTRO" 300 'step -t 10 hung-5s "echo 5 >/proc/sys/kernel/hung_task_timeout_secs"
 step -t 200 block "insmod /memvirt/vmtest_canary_block.ko"'
-	canary_vm debug debug 600 'kunit /memvirt/vmtest_canary_kunit.ko 60
+	canary_vm debug "$CANARY_DEBUG" 600 'kunit /memvirt/vmtest_canary_kunit.ko 60
 kunit /memvirt/vmtest_canary_noload.ko 30
 kselftest ksft_canary 60
 kselftest ksft_crash 30
@@ -341,30 +348,40 @@ summary() {
 	[ "$f" -eq 0 ] && [ "$p" -gt 0 ]
 }
 
-needs_debug() { case " $kernels " in *" debug "*) return 0 ;; esac; return 1; }
+has_kernel() { case " $kernels " in *" $1 "*) return 0 ;; esac; return 1; }
+# The harness self-test runs with the whole suite (not for one program), and
+# needs the kernels its VMs boot.
+selftest_harness=""
+if [ -z "$only" ] && [ "$mode" = check ] && has_kernel "$CANARY_DEBUG"; then
+	selftest_harness=yes
+fi
 
 phase deps "$VMTEST_DIR/build.sh" deps || { summary; exit 1; }
-phase kernel-distro "$VMTEST_DIR/kernels.sh" distro || { summary; exit 1; }
-if needs_debug; then
-	phase kernel-debug "$VMTEST_DIR/kernels.sh" debug || { summary; exit 1; }
-fi
-for k in $kernels; do
-	phase "build-memvirt-$k" "$VMTEST_DIR/build.sh" module "$k" || true
+prepare=$kernels
+[ -n "$selftest_harness" ] && ! has_kernel "$CANARY_DISTRO" && prepare="$prepare $CANARY_DISTRO"
+for k in $prepare; do
+	phase "kernel-$k" "$VMTEST_DIR/kernels.sh" "$k" || { summary; exit 1; }
 done
 phase build-selftests "$VMTEST_DIR/build.sh" selftests || true
 
 case "$mode" in
+shell|demo|bench)
+	k=${kernels%% *}
+	phase "build-memvirt-$k" "$VMTEST_DIR/build.sh" module "$k" || { summary; exit 1; }
+	;;
+esac
+case "$mode" in
 shell)
 	printf 'insmod /memvirt/memvirt.ko\nmkdir -p /run/memvirt\nmount -t memvirtfs memvirt /run/memvirt\n' \
 		>"$OUT/shell-plan.sh"
-	exec "$VMTEST_DIR/vm.sh" "${kernels%% *}" "$OUT/shell-plan.sh" "$OUT/vm-shell" 0 shell
+	exec "$VMTEST_DIR/vm.sh" "$k" "$OUT/shell-plan.sh" "$OUT/vm-shell" 0 shell
 	;;
 demo|bench)
 	dir=$OUT/vm-$mode
 	mkdir -p "$dir"
 	"$VMTEST_DIR/plan-$mode.sh" >"$dir/plan.sh"
 	rc=0
-	"$VMTEST_DIR/vm.sh" distro "$dir/plan.sh" "$dir" 1800 || rc=$?
+	"$VMTEST_DIR/vm.sh" "$k" "$dir/plan.sh" "$dir" 1800 || rc=$?
 	sed -n '/^@@TEST-BEGIN/,/^@@TEST-END/{/^@@/d;p}' "$dir/results.log"
 	if grep -qE "$SPLAT_RE" "$dir/console.log"; then
 		grep -nE -A20 "$SPLAT_RE" "$dir/console.log" | head -n 60
@@ -374,24 +391,49 @@ demo|bench)
 	;;
 esac
 
+# The debug kernels' VMs are the longest: each boots as soon as its memvirt
+# is built, and the remaining builds, the linting and the harness self-test
+# run beside them; the distro kernels' VMs follow. With single-threaded QEMU
+# the host's two cores are shared by whatever runs, so the order only
+# decides which VM finishes last.
+order=""
+for k in $kernels; do
+	[ "$(kernel_flavour "$k")" = debug ] && order="$order $k"
+done
+for k in $kernels; do
+	[ "$(kernel_flavour "$k")" = debug ] || order="$order $k"
+done
+for k in $order; do
+	if [ "$(kernel_flavour "$k")" = debug ]; then
+		phase "build-memvirt-$k" "$VMTEST_DIR/build.sh" module "$k" || true
+		start_kernel "$k"
+	fi
+done
 if [ -z "$only" ]; then
 	phase checkpatch "$VMTEST_DIR/build.sh" checkpatch || true
-	if needs_debug; then
-		phase build-canary-distro "$VMTEST_DIR/build.sh" canary distro || true
-		phase build-canary-debug "$VMTEST_DIR/build.sh" canary debug || true
-	fi
+	# DKMS: add, build against every distro kernel's headers, remove, in a
+	# private tree (nothing is installed on this machine).
+	kdirs=""
+	for k in $kernels; do
+		[ "$(kernel_flavour "$k")" = distro ] && kdirs="$kdirs $(kdir "$k")"
+	done
+	# shellcheck disable=SC2086
+	[ -z "$kdirs" ] || phase dkms "$MEMVIRT_TOP/tools/dkms.sh" test $kdirs || true
 fi
-# The debug kernel's VM is the longest: it starts first and the harness
-# self-test and the distro VM run beside it.
-needs_debug && start_kernel debug
-if [ -z "$only" ] && needs_debug; then
+for k in $order; do
+	[ "$(kernel_flavour "$k")" = debug ] ||
+		phase "build-memvirt-$k" "$VMTEST_DIR/build.sh" module "$k" || true
+done
+if [ -n "$selftest_harness" ]; then
+	for k in $CANARY_DISTRO $CANARY_DEBUG; do
+		phase "build-canary-$k" "$VMTEST_DIR/build.sh" canary "$k" || true
+	done
 	harness_selftest
 fi
-for k in $kernels; do
-	[ "$k" = debug ] || start_kernel "$k"
+for k in $order; do
+	[ "$(kernel_flavour "$k")" = debug ] || start_kernel "$k"
 done
-for k in $kernels; do
-	[ "$k" = debug ] || finish_kernel "$k"
+for k in $order; do
+	finish_kernel "$k"
 done
-needs_debug && finish_kernel debug
 summary

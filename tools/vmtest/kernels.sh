@@ -1,35 +1,67 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
-# Prepare the two test kernels: Debian's distro kernel (image + modules,
-# extracted, never installed) and the debug kernel built from linux-source-6.1.
-# Usage: kernels.sh distro|debug
+# Prepare one test kernel: a distro kernel (Debian's image, modules and
+# headers, extracted, never installed) or a debug kernel built from Debian's
+# linux-source of its series. Prints the directory.
+# Usage: kernels.sh KERNEL   (distro-6.1, distro-6.12, debug-6.1, debug-6.12)
 set -eu -o pipefail
 . "$(dirname "$0")/lib.sh"
 
-prepare_distro() {
-	local abi dir tmp
-	abi=$(distro_abi)
-	dir=$(distro_dir "$abi")
-	if [ -f "$dir/.done" ]; then
-		echo "$dir"
-		return
-	fi
-	log "fetching distro kernel linux-image-$abi-amd64-unsigned"
+# fetch_debs DIR PACKAGE...: download Debian packages into DIR and extract
+# them there; never installed.
+fetch_debs() {
+	local dir=$1 tmp
+	shift
 	tmp=$(mktemp -d)
-	(cd "$tmp" && apt-get download -q "linux-image-$abi-amd64-unsigned" >&2) ||
-		die "cannot download linux-image-$abi-amd64-unsigned"
+	(cd "$tmp" && apt-get download -q -o APT::Sandbox::User=root "$@" >&2) || { rm -rf "$tmp"; die "cannot download $*"; }
 	rm -rf "$dir" && mkdir -p "$dir"
-	dpkg-deb -x "$tmp"/linux-image-*.deb "$dir"
+	for f in "$tmp"/*.deb; do
+		dpkg-deb -x "$f" "$dir" || { rm -rf "$tmp"; die "cannot extract $f"; }
+	done
 	rm -rf "$tmp"
-	[ -f "$dir/boot/vmlinuz-$abi-amd64" ] || die "no vmlinuz in the image package"
-	touch "$dir/.done"
+}
+
+# prepare_headers ABI: Debian's headers of a distro kernel, for building
+# memvirt against it: the arch headers, the common headers and the kbuild
+# tools they depend on. The headers' Makefile includes the common tree by
+# its installed path; point it into the extracted tree.
+prepare_headers() {
+	local abi=$1 root dir pkgs
+	root=$(headers_root "$abi")
+	dir=$(headers_dir "$abi")
+	[ -f "$root/.done" ] && return
+	pkgs=$(apt-cache depends "linux-headers-$abi-amd64" 2>/dev/null |
+	       sed -n 's/^ *Depends: \(linux-\(headers\|kbuild\)-[^ <>]*\)$/\1/p' | sort -u)
+	log "fetching linux-headers-$abi-amd64 and$(echo "" $pkgs)"
+	# shellcheck disable=SC2086
+	fetch_debs "$root" "linux-headers-$abi-amd64" $pkgs
+	sed -i "s|^include /usr/src/|include $root/usr/src/|" "$dir/Makefile"
+	[ -f "$dir/Module.symvers" ] && [ -e "$dir/scripts/Makefile.build" ] ||
+		die "incomplete headers for $abi in $root"
+	touch "$root/.done"
+}
+
+# prepare_distro SERIES: Debian's current kernel of a series (image and
+# modules, extracted) and its headers.
+prepare_distro() {
+	local abi dir
+	abi=$(series_abi "$1")
+	dir=$(distro_dir "$abi")
+	prepare_headers "$abi"
+	if [ ! -f "$dir/.done" ]; then
+		log "fetching distro kernel linux-image-$abi-amd64-unsigned"
+		fetch_debs "$dir" "linux-image-$abi-amd64-unsigned"
+		[ -f "$dir/boot/vmlinuz-$abi-amd64" ] || die "no vmlinuz in the image package"
+		touch "$dir/.done"
+	fi
 	echo "$dir"
 }
 
+# prepare_debug SERIES: the debug kernel, built from linux-source-SERIES.
 prepare_debug() {
 	local src out frag opt
-	src=$(source_tree)
-	out=$(debug_kernel_dir)
+	src=$(source_tree "$1")
+	out=$(debug_kernel_dir "$1")
 	frag=$VMTEST_DIR/debug-kernel.config
 	# Another worktree may be building the same kernel right now: wait for
 	# it rather than wipe its half-built tree (the lock is released when
@@ -45,7 +77,7 @@ prepare_debug() {
 		echo "$out"
 		return
 	fi
-	log "building the debug kernel in $out (cold: ~10 min on 2 cores)"
+	log "building the $1 debug kernel in $out (cold: ~10 min on 2 cores)"
 	rm -rf "$out" && mkdir -p "$out"
 	make -s -C "$src" O="$out" ARCH=x86_64 tinyconfig >&2
 	(cd "$out" && "$src/scripts/kconfig/merge_config.sh" -m -O "$out" \
@@ -85,8 +117,8 @@ prune_debug() {
 		-exec test ! -e {}/.done \; -exec rm -rf {} + 2>/dev/null || true
 }
 
-case "${1:-}" in
-distro) prepare_distro ;;
-debug) prepare_debug ;;
-*) die "usage: kernels.sh distro|debug" ;;
+k=$(canon_kernel "${1:-}") || die "usage: kernels.sh KERNEL (one of: $KERNELS_ALL)"
+case "$k" in
+distro-*) prepare_distro "$(kernel_series "$k")" ;;
+debug-*) prepare_debug "$(kernel_series "$k")" ;;
 esac

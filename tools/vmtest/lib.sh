@@ -14,46 +14,104 @@ die() { printf '[vmtest] error: %s\n' "$*" >&2; exit 2; }
 # now_s: seconds since the epoch, for per-phase timings.
 now_s() { date +%s; }
 
-# distro_abi: the ABI of Debian's current 6.1 kernel ("6.1.0-NN"), resolved
-# from the linux-image-amd64 metapackage so a rolled ABI is picked up.
-distro_abi() {
-	local dep
-	dep=$(apt-cache depends linux-image-amd64 2>/dev/null |
-	      sed -n 's/.*Depends: linux-image-\(6\.1\.[0-9]*-[0-9]*\)-amd64.*/\1/p' | head -n1)
-	[ -n "$dep" ] || die "cannot resolve the kernel ABI from linux-image-amd64 (run apt-get update?)"
-	echo "$dep"
+# The kernels memvirt is built and tested on. A kernel is named
+# <flavour>-<series>: the flavour is "distro" (Debian's image, extracted and
+# booted, never installed) or "debug" (built here from Debian's
+# linux-source-<series> with KASAN, lockdep and the other checkers of
+# debug-kernel.config); the series is one of SERIES_ALL. Adding a series is
+# described in Documentation/dev/kernels.rst.
+SERIES_ALL="6.1 6.12"
+KERNELS_ALL="distro-6.1 distro-6.12 debug-6.1 debug-6.12"
+# The series whose linux-source gives checkpatch.pl and kselftest_harness.h.
+TOOLS_SERIES=6.1
+
+# canon_kernel NAME: the full name of a kernel ("distro" and "debug" are
+# short for the 6.1 ones); fails for an unknown name.
+canon_kernel() {
+	case "$1" in
+	distro|debug) echo "$1-6.1" ;;
+	distro-*|debug-*)
+		case " $SERIES_ALL " in
+		*" ${1#*-} "*) echo "$1" ;;
+		*) return 1 ;;
+		esac
+		;;
+	*) return 1 ;;
+	esac
 }
 
-# source_version: Debian version of the linux-source-6.1 package.
+kernel_flavour() { echo "${1%%-*}"; }
+kernel_series() { echo "${1#*-}"; }
+
+# image_metapackage SERIES: the Debian metapackage that follows the series'
+# current ABI (Debian 12's default kernel is 6.1; 6.12 has its own).
+image_metapackage() {
+	case "$1" in
+	6.1) echo linux-image-amd64 ;;
+	*) echo "linux-image-$1-amd64" ;;
+	esac
+}
+
+# series_abi SERIES: the ABI of Debian's current kernel of a series
+# ("6.1.0-57", "6.12.117+deb12"), resolved from its metapackage so a rolled
+# ABI is picked up; never hard-coded.
+series_abi() {
+	local meta re abi
+	meta=$(image_metapackage "$1")
+	re="linux-image-\\(${1//./\\.}\\.[^ ]*\\)-amd64\$"
+	abi=$(apt-cache depends "$meta" 2>/dev/null | sed -n "s/.*Depends: $re/\\1/p" | head -n1)
+	[ -n "$abi" ] || die "cannot resolve the $1 kernel ABI from $meta (run apt-get update?)"
+	echo "$abi"
+}
+
+# source_version SERIES: Debian version of the linux-source-SERIES package.
 source_version() {
-	dpkg-query -W -f='${Version}' linux-source-6.1 2>/dev/null ||
-		die "linux-source-6.1 is not installed"
+	dpkg-query -W -f='${Version}' "linux-source-$1" 2>/dev/null ||
+		die "linux-source-$1 is not installed"
 }
 
-# source_tree: the extracted linux-source-6.1, for checkpatch and the debug
-# kernel; extracted once per package version.
+# source_tree SERIES: the extracted linux-source-SERIES (the debug kernel;
+# checkpatch and kselftest_harness.h from TOOLS_SERIES); extracted once per
+# package version.
 source_tree() {
 	local ver dir
-	ver=$(source_version)
+	ver=$(source_version "$1")
 	dir=$MEMVIRT_CACHE/src/linux-source-$ver
 	if [ ! -f "$dir/.extracted" ]; then
-		log "extracting linux-source-6.1 $ver (once)"
+		log "extracting linux-source-$1 $ver (once)"
 		rm -rf "$dir" && mkdir -p "$dir"
-		tar -xJf /usr/src/linux-source-6.1.tar.xz -C "$dir" --strip-components=1 ||
-			die "cannot extract linux-source-6.1"
+		tar -xJf "/usr/src/linux-source-$1.tar.xz" -C "$dir" --strip-components=1 ||
+			die "cannot extract linux-source-$1"
 		touch "$dir/.extracted"
 	fi
 	echo "$dir"
 }
 
-# debug_kernel_dir: build directory of the debug kernel for the current
-# source version, config options (comments do not count) and compiler.
+# debug_kernel_dir SERIES: build directory of the debug kernel for the
+# series' source version, config options (comments do not count) and
+# compiler.
 debug_kernel_dir() {
 	local key
-	key=$( { source_version; grep -E '^CONFIG_' "$VMTEST_DIR/debug-kernel.config";
+	key=$( { source_version "$1"; grep -E '^CONFIG_' "$VMTEST_DIR/debug-kernel.config";
 		 gcc --version | head -n1; } | sha256sum | cut -c1-16)
 	echo "$MEMVIRT_CACHE/debug-kernel-$key"
 }
 
-# distro_dir: extracted distro kernel image and modules for an ABI.
+# distro_dir ABI: extracted distro kernel image and modules.
 distro_dir() { echo "$MEMVIRT_CACHE/distro-$1"; }
+
+# headers_root ABI: where Debian's header packages of an ABI are extracted
+# (never installed: on 6.12 they would pull the kernel image into /boot).
+headers_root() { echo "$MEMVIRT_CACHE/headers-$1"; }
+
+# headers_dir ABI: the kernel build tree of those headers.
+headers_dir() { echo "$(headers_root "$1")/usr/src/linux-headers-$1-amd64"; }
+
+# kdir KERNEL: the kernel build tree external modules are built against.
+kdir() {
+	case "$(kernel_flavour "$1")" in
+	distro) headers_dir "$(series_abi "$(kernel_series "$1")")" ;;
+	debug) debug_kernel_dir "$(kernel_series "$1")" ;;
+	*) die "unknown kernel '$1'" ;;
+	esac
+}

@@ -16,7 +16,7 @@ tmp=$(mktemp)
 trap 'rm -f "$tmp"' EXIT
 
 ran=""
-for d in "$OUT"/vm-distro "$OUT"/vm-debug; do
+for d in "$OUT"/vm-*; do
 	[ -f "$d/parsed.txt" ] && [ -f "$d/scope.txt" ] && ran="$ran $d"
 done
 [ -n "$ran" ] || die "no results in $OUT: run make check (or check-kernel, selftest) first"

@@ -2,13 +2,16 @@
 # SPDX-License-Identifier: GPL-2.0
 # Boot one test VM under QEMU/TCG and run a plan in it.
 #   vm.sh KERNEL PLAN OUTDIR TIMEOUT [shell]
-# KERNEL is distro or debug; PLAN a shell fragment sourced by guest-init.sh.
+# KERNEL is one of lib.sh's KERNELS_ALL; PLAN a shell fragment sourced by
+# guest-init.sh.
 # OUTDIR receives console.log (kernel log, ttyS0) and results.log (ttyS1).
 # Exit status: 0 if the guest reached the end of its plan, 1 otherwise.
 set -eu -o pipefail
 . "$(dirname "$0")/lib.sh"
 
-kernel=$1 plan=$2 out=$3 limit=$4 mode=${5:-batch}
+kernel=$(canon_kernel "$1") || die "unknown kernel '$1'"
+plan=$2 out=$3 limit=$4 mode=${5:-batch}
+series=$(kernel_series "$kernel")
 mkdir -p "$out"
 root=$out/initramfs
 rm -rf "$root" && mkdir -p "$root"/{bin,tests,memvirt,lib/modules}
@@ -21,27 +24,33 @@ echo "$kernel" >"$root/kernel-kind"
 cp "$MEMVIRT_TOP/build/$kernel"/memvirt/*.ko "$root/memvirt/" 2>/dev/null || true
 cp "$MEMVIRT_TOP/build/$kernel"/canary/*.ko "$root/memvirt/" 2>/dev/null || true
 
-case "$kernel" in
+case "$(kernel_flavour "$kernel")" in
 distro)
-	abi=$(distro_abi)
+	abi=$(series_abi "$series")
 	d=$(distro_dir "$abi")
 	image=$d/boot/vmlinuz-$abi-amd64
 	[ -f "$d/lib/modules/$abi-amd64/modules.dep" ] || depmod -b "$d" "$abi-amd64"
-	# KVM and what memvirt may need, loaded in dependency order by /plan.
+	# KVM and what memvirt may need, loaded in dependency order by /plan;
+	# 6.12's modules are xz-compressed, which busybox insmod cannot read.
 	: >"$root/modules.list"
 	for m in kvm-amd zsmalloc lz4_compress lz4_decompress; do
 		modprobe -d "$d" -S "$abi-amd64" --show-depends "$m" 2>/dev/null |
 			awk '$1 == "insmod" { print $2 }' | while read -r ko; do
-			grep -qx "/lib/modules/$(basename "$ko")" "$root/modules.list" && continue
-			cp "$ko" "$root/lib/modules/"
-			echo "/lib/modules/$(basename "$ko")" >>"$root/modules.list"
+			name=$(basename "$ko" .xz)
+			grep -qx "/lib/modules/$name" "$root/modules.list" && continue
+			case "$ko" in
+			*.xz) xz -dc "$ko" >"$root/lib/modules/$name" ;;
+			*) cp "$ko" "$root/lib/modules/" ;;
+			esac
+			echo "/lib/modules/$name" >>"$root/modules.list"
 		done
 	done
+	grep -q kvm-amd "$root/modules.list" || die "no kvm-amd module in $d"
 	;;
 debug)
-	image=$(debug_kernel_dir)/arch/x86/boot/bzImage
+	image=$(debug_kernel_dir "$series")/arch/x86/boot/bzImage
 	# In use: kernels.sh prunes the least recently used builds only.
-	touch "$(debug_kernel_dir)/.last-used" 2>/dev/null || true
+	touch "$(debug_kernel_dir "$series")/.last-used" 2>/dev/null || true
 	: >"$root/modules.list"
 	;;
 esac
@@ -55,7 +64,7 @@ append="$append printk.devkmsg=on kmemleak=on nokaslr"
 # every slab object: sanity checks, red zones, poisoning (FZP; not U, the
 # alloc/free stack of every object, which KASAN records already).
 append="$append numa=fake=2"
-[ "$kernel" = debug ] && append="$append slub_debug=FZP"
+[ "$(kernel_flavour "$kernel")" = debug ] && append="$append slub_debug=FZP"
 # Single-threaded TCG, two vCPUs on one socket (both kernels have ACPI, so
 # both come up). With multi-threaded TCG, QEMU 7.2 now and then stops
 # delivering interrupts to the L1 kernel while a nested KVM guest runs: the

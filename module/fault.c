@@ -323,6 +323,7 @@ static __maybe_unused struct mempolicy *memvirt_get_policy(struct vm_area_struct
 {
 	return vma_policy(vma);
 }
+
 MEMVIRT_GET_POLICY_ADAPTER(memvirt_get_policy);
 
 const struct vm_operations_struct memvirt_vm_ops = {

@@ -24,12 +24,12 @@ check:
 # Some kernels only, for fast iteration: make check-kernel KERNEL=<name>, one
 # or more (quoted) of distro-6.1 distro-6.12 debug-6.1 debug-6.12.
 check-kernel:
-	@$(VMTEST)/check.sh --kernel $(KERNEL)
+	@$(VMTEST)/check.sh --kernel "$(KERNEL)"
 
 # One kselftest program: make selftest T=memvirtfs_test [KERNEL=debug-6.12]
 selftest:
 	@test -n "$(T)" || { echo "usage: make selftest T=<program> [KERNEL=<name>]"; exit 2; }
-	@$(VMTEST)/check.sh --kernel $(KERNEL) --only $(T)
+	@$(VMTEST)/check.sh --kernel "$(KERNEL)" --only $(T)
 
 # Regenerate tools/vmtest/manifest.txt from the last check run (after adding
 # or renaming tests; review the diff).
@@ -38,13 +38,13 @@ manifest:
 
 # Interactive shell in the test VM with memvirt loaded (Ctrl-a x quits).
 vm-shell:
-	@$(VMTEST)/check.sh --kernel $(KERNEL) --shell
+	@$(VMTEST)/check.sh --kernel "$(KERNEL)" --shell
 
 run:
-	@$(VMTEST)/check.sh --kernel $(KERNEL) --demo
+	@$(VMTEST)/check.sh --kernel "$(KERNEL)" --demo
 
 bench:
-	@$(VMTEST)/check.sh --kernel $(KERNEL) --bench
+	@$(VMTEST)/check.sh --kernel "$(KERNEL)" --bench
 
 # On a host: build and install memvirt for the running kernel (or KVER=...)
 # through DKMS, which rebuilds it for every kernel installed later; and undo

@@ -229,21 +229,25 @@ TEST_F(fi, first_touch_without_p2m_table_sigbus)
 	check_byte(_metadata, self->fd, (FAR_GFN - 1) * MV_PAGE, 0x44);
 }
 
-/* Make the @n-th fault-injection point of this thread's next calls fail. */
-static int fail_nth(unsigned int n)
+/*
+ * Arm the @n-th fault-injection point of this thread's next calls (0
+ * disarms), through @fd, /proc/thread-self/fail-nth opened beforehand:
+ * opening it allocates, which would spend the armed point.
+ */
+static int fail_nth(int fd, unsigned int n)
 {
 	char buf[16];
+	int len = snprintf(buf, sizeof(buf), "%u", n);
 
-	snprintf(buf, sizeof(buf), "%u\n", n);
-	return mv_write_str("/proc/thread-self/fail-nth", buf);
+	return pwrite(fd, buf, len, 0) == len ? 0 : -errno;
 }
 
-/* Whether the failure armed by fail_nth() was injected (the count ran out). */
-static bool fail_nth_hit(struct __test_metadata *_metadata)
+/* Whether the point armed by fail_nth() was reached (the count ran out). */
+static bool fail_nth_hit(struct __test_metadata *_metadata, int fd)
 {
 	char buf[16] = "";
 
-	EXPECT_EQ(0, mv_read_str("/proc/thread-self/fail-nth", buf, sizeof(buf)));
+	EXPECT_LT(0, pread(fd, buf, sizeof(buf) - 1, 0));
 	return atoi(buf) == 0;
 }
 
@@ -262,7 +266,7 @@ TEST_F(fi, create_file_enomem_leaves_nothing)
 	unsigned int n, enomem = 0, survived = 0;
 	char path[PATH_MAX];
 	u64 nr0 = 0, nr1 = 0;
-	int fd, err;
+	int fd, err, nth;
 
 	snprintf(path, sizeof(path), "%s/new", self->dir);
 	ASSERT_EQ(0, mv_global_u64("nr_vms", &nr0));
@@ -270,13 +274,15 @@ TEST_F(fi, create_file_enomem_leaves_nothing)
 	knob_set(_metadata, self, FSLAB, "verbose", "0\n");
 	knob_set(_metadata, self, FSLAB, "ignore-gfp-wait", "N\n");
 	knob_set(_metadata, self, FSLAB, "probability", "0\n");
+	nth = open("/proc/thread-self/fail-nth", O_RDWR);
+	ASSERT_LE(0, nth) TH_LOG("fail-nth: %s", strerror(errno));
 	for (n = 1; n <= MAX_CREATE_POINTS; n++) {
-		ASSERT_EQ(0, fail_nth(n));
+		ASSERT_EQ(0, fail_nth(nth, n));
 		fd = open(path, O_RDWR | O_CREAT | O_EXCL, 0600);
 		err = errno;
-		if (!fail_nth_hit(_metadata)) {
+		if (!fail_nth_hit(_metadata, nth)) {
 			/* Fewer than n points: the create ran clean. */
-			ASSERT_EQ(0, fail_nth(0));
+			ASSERT_EQ(0, fail_nth(nth, 0));
 			ASSERT_LE(0, fd) TH_LOG("clean create: %s", strerror(err));
 			close(fd);
 			ASSERT_EQ(0, unlink(path));
@@ -298,6 +304,7 @@ TEST_F(fi, create_file_enomem_leaves_nothing)
 		ASSERT_EQ(0, mv_global_u64("nr_vms", &nr1));
 		ASSERT_EQ(nr0, nr1);
 	}
+	close(nth);
 	TH_LOG("%u allocation points: %u ENOMEM, %u survived", n - 1, enomem, survived);
 	ASSERT_GT(MAX_CREATE_POINTS, n);
 	/* memvirt's own allocations fail the create: at least the VM's. */

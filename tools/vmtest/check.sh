@@ -391,38 +391,39 @@ demo|bench)
 	;;
 esac
 
+# of_flavour FLAVOUR: the run's kernels of that flavour, in order.
+of_flavour() {
+	local k
+	for k in $kernels; do
+		[ "$(kernel_flavour "$k")" = "$1" ] && echo "$k"
+	done
+	return 0
+}
+
 # The debug kernels' VMs are the longest: each boots as soon as its memvirt
 # is built, and the remaining builds, the linting and the harness self-test
 # run beside them; the distro kernels' VMs follow. With single-threaded QEMU
 # the host's two cores are shared by whatever runs, so the order only
 # decides which VM finishes last.
-order=""
-for k in $kernels; do
-	[ "$(kernel_flavour "$k")" = debug ] && order="$order $k"
-done
-for k in $kernels; do
-	[ "$(kernel_flavour "$k")" = debug ] || order="$order $k"
-done
-for k in $order; do
-	if [ "$(kernel_flavour "$k")" = debug ]; then
-		phase "build-memvirt-$k" "$VMTEST_DIR/build.sh" module "$k" || true
-		start_kernel "$k"
-	fi
+debug_kernels=$(of_flavour debug)
+distro_kernels=$(of_flavour distro)
+for k in $debug_kernels; do
+	phase "build-memvirt-$k" "$VMTEST_DIR/build.sh" module "$k" || true
+	start_kernel "$k"
 done
 if [ -z "$only" ]; then
 	phase checkpatch "$VMTEST_DIR/build.sh" checkpatch || true
 	# DKMS: add, build against every distro kernel's headers, remove, in a
 	# private tree (nothing is installed on this machine).
 	kdirs=""
-	for k in $kernels; do
-		[ "$(kernel_flavour "$k")" = distro ] && kdirs="$kdirs $(kdir "$k")"
+	for k in $distro_kernels; do
+		kdirs="$kdirs $(kdir "$k")"
 	done
 	# shellcheck disable=SC2086
 	[ -z "$kdirs" ] || phase dkms "$MEMVIRT_TOP/tools/dkms.sh" test $kdirs || true
 fi
-for k in $order; do
-	[ "$(kernel_flavour "$k")" = debug ] ||
-		phase "build-memvirt-$k" "$VMTEST_DIR/build.sh" module "$k" || true
+for k in $distro_kernels; do
+	phase "build-memvirt-$k" "$VMTEST_DIR/build.sh" module "$k" || true
 done
 if [ -n "$selftest_harness" ]; then
 	for k in $CANARY_DISTRO $CANARY_DEBUG; do
@@ -430,10 +431,10 @@ if [ -n "$selftest_harness" ]; then
 	done
 	harness_selftest
 fi
-for k in $order; do
-	[ "$(kernel_flavour "$k")" = debug ] || start_kernel "$k"
+for k in $distro_kernels; do
+	start_kernel "$k"
 done
-for k in $order; do
+for k in $debug_kernels $distro_kernels; do
 	finish_kernel "$k"
 done
 summary

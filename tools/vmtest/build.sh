@@ -46,18 +46,11 @@ kbuild() {
 	fi
 }
 
-# Sources of the module, copied into a per-kernel build dir because Kbuild
-# builds external modules in place.
-MODULE_SOURCES="Kbuild dkms.conf include module ept dedup balloon swap"
-
+# The module's sources are copied into a per-kernel build dir because Kbuild
+# builds external modules in place; tools/dkms.sh has their one list.
 module() {
-	local kernel=$1 dir=$MEMVIRT_TOP/build/$1/memvirt s
-	mkdir -p "$dir"
-	for s in $MODULE_SOURCES; do
-		[ -e "$MEMVIRT_TOP/$s" ] || continue
-		rsync -a --delete --exclude='*.o' --exclude='*.ko' --exclude='.*.cmd' \
-			--exclude='*.mod*' "$MEMVIRT_TOP/$s" "$dir/"
-	done
+	local kernel=$1 dir=$MEMVIRT_TOP/build/$1/memvirt
+	"$MEMVIRT_TOP/tools/dkms.sh" sources "$dir"
 	kbuild "$dir" "$kernel"
 	log "built $(cd "$dir" && ls ./*.ko | tr '\n' ' ')for the $kernel kernel"
 }

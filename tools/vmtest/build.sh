@@ -127,15 +127,12 @@ checkpatch() {
 	[ $rc -eq 0 ] || die "checkpatch found problems"
 }
 
-# kernel_arg NAME: the kernel's full name, or a usage error.
-kernel_arg() {
-	canon_kernel "${1:-}" || die "unknown kernel '${1:-}' (one of: $KERNELS_ALL)"
-}
-
 case "${1:-}" in
 deps) deps ;;
-module) module "$(kernel_arg "${2:-}")" ;;
-canary) canary "$(kernel_arg "${2:-}")" ;;
+module|canary)
+	k=$(kernel_name "${2:-}")
+	"$1" "$k"
+	;;
 selftests) selftests ;;
 checkpatch) checkpatch ;;
 *) die "usage: build.sh deps|module KERNEL|canary KERNEL|selftests|checkpatch" ;;

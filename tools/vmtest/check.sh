@@ -27,7 +27,7 @@ while [ $# -gt 0 ]; do
 done
 names=""
 for k in $kernels; do
-	k=$(canon_kernel "$k") || die "unknown kernel '$k' (one of: $KERNELS_ALL; distro and debug mean the 6.1 ones)"
+	k=$(kernel_name "$k")
 	names="$names $k"
 done
 kernels=${names# }

@@ -117,7 +117,7 @@ prune_debug() {
 		-exec test ! -e {}/.done \; -exec rm -rf {} + 2>/dev/null || true
 }
 
-k=$(canon_kernel "${1:-}") || die "usage: kernels.sh KERNEL (one of: $KERNELS_ALL)"
+k=$(kernel_name "${1:-}")
 case "$k" in
 distro-*) prepare_distro "$(kernel_series "$k")" ;;
 debug-*) prepare_debug "$(kernel_series "$k")" ;;

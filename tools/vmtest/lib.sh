@@ -21,22 +21,21 @@ now_s() { date +%s; }
 # debug-kernel.config); the series is one of SERIES_ALL. Adding a series is
 # described in Documentation/dev/kernels.rst.
 SERIES_ALL="6.1 6.12"
-KERNELS_ALL="distro-6.1 distro-6.12 debug-6.1 debug-6.12"
+KERNELS_ALL=$(for f in distro debug; do for s in $SERIES_ALL; do printf '%s ' "$f-$s"; done; done)
+KERNELS_ALL=${KERNELS_ALL% }
 # The series whose linux-source gives checkpatch.pl and kselftest_harness.h.
 TOOLS_SERIES=6.1
 
-# canon_kernel NAME: the full name of a kernel ("distro" and "debug" are
-# short for the 6.1 ones); fails for an unknown name.
-canon_kernel() {
+# kernel_name NAME: the full name of a kernel ("distro" and "debug" are
+# short for the 6.1 ones); an unknown name is an error.
+kernel_name() {
+	case " $KERNELS_ALL distro debug " in
+	*" $1 "*) ;;
+	*) die "unknown kernel '$1' (one of: $KERNELS_ALL; distro and debug mean the 6.1 ones)" ;;
+	esac
 	case "$1" in
 	distro|debug) echo "$1-6.1" ;;
-	distro-*|debug-*)
-		case " $SERIES_ALL " in
-		*" ${1#*-} "*) echo "$1" ;;
-		*) return 1 ;;
-		esac
-		;;
-	*) return 1 ;;
+	*) echo "$1" ;;
 	esac
 }
 

@@ -9,7 +9,7 @@
 set -eu -o pipefail
 . "$(dirname "$0")/lib.sh"
 
-kernel=$(canon_kernel "$1") || die "unknown kernel '$1'"
+kernel=$(kernel_name "$1")
 plan=$2 out=$3 limit=$4 mode=${5:-batch}
 series=$(kernel_series "$kernel")
 mkdir -p "$out"

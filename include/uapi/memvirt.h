@@ -57,6 +57,16 @@
  *		reference other than memvirt's held them (GUP pins, vhost,
  *		a pipe buffer).
  * @reclaimed:	out: pages taken away by the reclaim protocol.
+ *
+ * Added in version 3 (size 208), page sharing (dedup/):
+ * @shared:	out: gfns that now point at a shared read-only frame.
+ * @pages_scanned: out: private pages the sharing scanner (or a
+ *		MEMVIRT_RECLAIM_SHARE pass) hashed.
+ * @hint_hits:	out: scanned pages whose hash matched a hint frame.
+ * @false_matches: out: hash matches whose full 4 KiB compare differed.
+ * @zero_merged: out: pages the sharing scanner found all-zero and freed,
+ *		leaving the gfn ZERO (no frame at all).
+ * @sharing_domain: out: the VM's sharing domain, 0 for private.
  */
 struct memvirt_stats {
 	__u32 size;
@@ -74,10 +84,18 @@ struct memvirt_stats {
 	__u64 cow_breaks;
 	__u64 pinned_skips;
 	__u64 reclaimed;
+	/* version 3 */
+	__u64 shared;
+	__u64 pages_scanned;
+	__u64 hint_hits;
+	__u64 false_matches;
+	__u64 zero_merged;
+	__u64 sharing_domain;
 };
 
 #define MEMVIRT_STATS_SIZE_VER0	128	/* version 1, up to @reserved */
 #define MEMVIRT_STATS_SIZE_VER1	160	/* version 2, up to @reclaimed */
+#define MEMVIRT_STATS_SIZE_VER2	208	/* version 3, up to @sharing_domain */
 
 /* Per-gfn state codes of MEMVIRT_IOC_QUERY_RANGE (low nibble of a byte). */
 #define MEMVIRT_GFN_ABSENT	0	/* never populated: reads as zero */
@@ -130,9 +148,15 @@ struct memvirt_range_query {
 #define MEMVIRT_POLICY_SHARES		(1U << 0)
 #define MEMVIRT_POLICY_RESERVATION	(1U << 1)
 #define MEMVIRT_POLICY_LIMIT		(1U << 2)
+#define MEMVIRT_POLICY_SHARING_DOMAIN	(1U << 3)	/* version 2 */
 #define MEMVIRT_POLICY_ALL		(MEMVIRT_POLICY_SHARES | \
 					 MEMVIRT_POLICY_RESERVATION | \
-					 MEMVIRT_POLICY_LIMIT)
+					 MEMVIRT_POLICY_LIMIT | \
+					 MEMVIRT_POLICY_SHARING_DOMAIN)
+
+/* Sharing domains: 0 is private (sharing within the VM only). */
+#define MEMVIRT_SHARING_PRIVATE		0
+#define MEMVIRT_SHARING_DOMAIN_MAX	0xffffffffULL
 
 /**
  * struct memvirt_policy - MEMVIRT_IOC_GET_POLICY / MEMVIRT_IOC_SET_POLICY.
@@ -145,6 +169,14 @@ struct memvirt_range_query {
  * @limit_bytes:	most memory the VM may hold resident, page-aligned, at
  *			least the reservation, or MEMVIRT_LIMIT_NONE.
  * @reserved:		must be zero.
+ *
+ * Added in version 2 (size 80):
+ * @sharing_domain:	the VM's page-sharing domain: 0 shares pages within
+ *			the VM only; VMs with the same non-zero domain
+ *			(1..MEMVIRT_SHARING_DOMAIN_MAX) may share pages with
+ *			each other, never with another domain. A VM that
+ *			shares pages cannot change domain (-EBUSY): set it
+ *			before the guest runs.
  */
 struct memvirt_policy {
 	__u32 size;
@@ -153,12 +185,16 @@ struct memvirt_policy {
 	__u64 reservation_bytes;
 	__u64 limit_bytes;
 	__u64 reserved[5];
+	/* version 2 */
+	__u64 sharing_domain;
 };
 
 #define MEMVIRT_POLICY_SIZE_VER0	72
+#define MEMVIRT_POLICY_SIZE_VER1	80	/* version 2, up to @sharing_domain */
 
 /* Modes of MEMVIRT_IOC_RECLAIM (struct memvirt_reclaim.mode). */
 #define MEMVIRT_RECLAIM_ZERO	1	/* private pages that hold only zeroes -> ZERO */
+#define MEMVIRT_RECLAIM_SHARE	2	/* one page-sharing pass: merge, zero */
 
 /*
  * struct memvirt_reclaim.flags: run the pass in the background and return
@@ -176,7 +212,10 @@ struct memvirt_policy {
  * @flags:	in: 0, or MEMVIRT_RECLAIM_ASYNC.
  * @mode:	in: MEMVIRT_RECLAIM_*: what to take. MEMVIRT_RECLAIM_ZERO frees
  *		every private page of the range whose 4 KiB are all zero and
- *		leaves its gfn ZERO.
+ *		leaves its gfn ZERO. MEMVIRT_RECLAIM_SHARE runs one pass of
+ *		the sharing scanner over the range: all-zero pages go ZERO,
+ *		pages equal to a shared frame or to a hint frame of the VM's
+ *		sharing domain are merged into one read-only frame.
  * @start_gfn:	in: first frame (page index in the file).
  * @nr_gfns:	in: number of frames, 1..MEMVIRT_RECLAIM_MAX; the range must
  *		lie inside the file (-EINVAL otherwise).
@@ -185,6 +224,11 @@ struct memvirt_policy {
  * @pinned_skips: out: pages skipped because something besides memvirt held
  *		a reference (GUP pin, vhost, a pipe buffer).
  * @reserved:	must be zero on input; zero on output.
+ *
+ * Added in version 2 (size 136):
+ * @merged:	out: pages freed because they now share a frame
+ *		(MEMVIRT_RECLAIM_SHARE; @reclaimed counts them too).
+ * @zeroed:	out: all-zero pages freed, their gfns now ZERO (both modes).
  *
  * Research and test hook, like the other modes later issues add: the
  * pages go through the same reclaim protocol as automatic reclaim. Needs
@@ -200,9 +244,13 @@ struct memvirt_reclaim {
 	__u64 reclaimed;
 	__u64 pinned_skips;
 	__u64 reserved[8];
+	/* version 2 */
+	__u64 merged;
+	__u64 zeroed;
 };
 
 #define MEMVIRT_RECLAIM_SIZE_VER0	120
+#define MEMVIRT_RECLAIM_SIZE_VER1	136	/* version 2, up to @zeroed */
 
 /*
  * Command numbers encode each struct's first published size, so they never

@@ -45,9 +45,9 @@
  * |SV| res  |BUSY| state| PFN (or slot, later)      |ig|UX| D| A|ig|IP|MT |X|W|R|
  * +--+------+----+------+---------------------------+--+--+--+--+--+--+---+-+-+-+
  *
- *  R/W/X  read, write, execute permission: RWX on a private page; R alone
- *         on a gfn that reads as zero while a read-only zero frame (its
- *         PFN) may be mapped for it
+ *  R/W/X  read, write, execute permission: RWX on a private page; R and X
+ *         on a shared frame (copy-on-write); R alone on a gfn that reads
+ *         as zero while a read-only zero frame (its PFN) may be mapped for it
  *  MT     EPT memory type, 6 = write-back
  *  IP     ignore PAT
  *  A/D    accessed (faulted in) and dirty (written through a mapping)
@@ -152,6 +152,18 @@ static inline u64 memvirt_pte_mk_private(unsigned long pfn)
 	return MEMVIRT_PTE_RWX | FIELD_PREP(MEMVIRT_PTE_MT_MASK, MEMVIRT_PTE_MT_WB) |
 	       MEMVIRT_PTE_IPAT | FIELD_PREP(MEMVIRT_PTE_PFN_MASK, (u64)pfn) |
 	       FIELD_PREP(MEMVIRT_PTE_STATE_MASK, MEMVIRT_P2M_PRIVATE);
+}
+
+/*
+ * A leaf naming a shared frame (dedup/): read and execute, never write, so
+ * a write by the guest is an EPT violation that breaks copy-on-write.
+ */
+static inline u64 memvirt_pte_mk_shared(unsigned long pfn)
+{
+	return MEMVIRT_PTE_R | MEMVIRT_PTE_X |
+	       FIELD_PREP(MEMVIRT_PTE_MT_MASK, MEMVIRT_PTE_MT_WB) |
+	       MEMVIRT_PTE_IPAT | FIELD_PREP(MEMVIRT_PTE_PFN_MASK, (u64)pfn) |
+	       FIELD_PREP(MEMVIRT_PTE_STATE_MASK, MEMVIRT_P2M_SHARED);
 }
 
 /* A leaf holding no page: @state is ABSENT, ZERO or BALLOONED. */

@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * debugfs: /sys/kernel/debug/memvirt/vms/<id>/p2m, the P2M of one VM in EPT
- * format, one line per gfn whose entry is not ABSENT:
+ * debugfs: /sys/kernel/debug/memvirt/dedup, the shape of the sharing tables
+ * ("key value" lines: buckets, chain lengths, hints, frames by number of
+ * sharers); and /sys/kernel/debug/memvirt/vms/<id>/p2m, the P2M of one VM
+ * in EPT format, one line per gfn whose entry is not ABSENT:
  *
  *   gfn 0x<gfn> pte 0x<64-bit entry> <state> [A] [D]
  *
@@ -12,6 +14,7 @@
 #include <linux/fs.h>
 #include <linux/seq_file.h>
 
+#include "dedup/dedup.h"
 #include "module/memvirt.h"
 
 static struct dentry *memvirt_debugfs_root;
@@ -96,9 +99,17 @@ void memvirt_debugfs_remove_vm(struct memvirt_vm *vm)
 	debugfs_remove(vm->debugfs);
 }
 
+static int memvirt_dedup_debugfs_show(struct seq_file *m, void *v)
+{
+	memvirt_dedup_show(m);
+	return 0;
+}
+DEFINE_SHOW_ATTRIBUTE(memvirt_dedup_debugfs);
+
 void memvirt_debugfs_init(void)
 {
 	memvirt_debugfs_root = debugfs_create_dir("memvirt", NULL);
+	debugfs_create_file("dedup", 0400, memvirt_debugfs_root, NULL, &memvirt_dedup_debugfs_fops);
 	memvirt_debugfs_vms = debugfs_create_dir("vms", memvirt_debugfs_root);
 }
 

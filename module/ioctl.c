@@ -24,6 +24,7 @@
 #include <linux/string.h>
 #include <linux/uaccess.h>
 
+#include "dedup/dedup.h"
 #include "module/memvirt.h"
 
 /* Every ioctl struct starts with these. */
@@ -41,11 +42,14 @@ union memvirt_ioctl_arg {
 };
 
 /* The published ABI: sizes, numbers and the head of every struct. */
-static_assert(sizeof(struct memvirt_stats) == MEMVIRT_STATS_SIZE_VER1);
+static_assert(sizeof(struct memvirt_stats) == MEMVIRT_STATS_SIZE_VER2);
 static_assert(offsetof(struct memvirt_stats, zero_maps) == MEMVIRT_STATS_SIZE_VER0);
+static_assert(offsetof(struct memvirt_stats, shared) == MEMVIRT_STATS_SIZE_VER1);
 static_assert(sizeof(struct memvirt_range_query) == MEMVIRT_RANGE_QUERY_SIZE_VER0);
-static_assert(sizeof(struct memvirt_policy) == MEMVIRT_POLICY_SIZE_VER0);
-static_assert(sizeof(struct memvirt_reclaim) == MEMVIRT_RECLAIM_SIZE_VER0);
+static_assert(sizeof(struct memvirt_policy) == MEMVIRT_POLICY_SIZE_VER1);
+static_assert(offsetof(struct memvirt_policy, sharing_domain) == MEMVIRT_POLICY_SIZE_VER0);
+static_assert(sizeof(struct memvirt_reclaim) == MEMVIRT_RECLAIM_SIZE_VER1);
+static_assert(offsetof(struct memvirt_reclaim, merged) == MEMVIRT_RECLAIM_SIZE_VER0);
 static_assert(_IOC_NR(MEMVIRT_IOC_GET_STATS) == 0 && _IOC_NR(MEMVIRT_IOC_QUERY_RANGE) == 1 &&
 	      _IOC_NR(MEMVIRT_IOC_GET_POLICY) == 2 && _IOC_NR(MEMVIRT_IOC_SET_POLICY) == 3 &&
 	      _IOC_NR(MEMVIRT_IOC_RECLAIM) == 4);
@@ -97,6 +101,12 @@ static long memvirt_ioctl_get_stats(struct memvirt_vm *vm, union memvirt_ioctl_a
 	st->cow_breaks = atomic_long_read(&vm->stats.cow_breaks);
 	st->pinned_skips = atomic_long_read(&vm->stats.pinned_skips);
 	st->reclaimed = atomic_long_read(&vm->stats.reclaimed);
+	st->shared = atomic_long_read(&vm->stats.shared);
+	st->pages_scanned = atomic_long_read(&vm->stats.pages_scanned);
+	st->hint_hits = atomic_long_read(&vm->stats.hint_hits);
+	st->false_matches = atomic_long_read(&vm->stats.false_matches);
+	st->zero_merged = atomic_long_read(&vm->stats.zero_merged);
+	st->sharing_domain = READ_ONCE(vm->sharing_domain);
 	return 0;
 }
 
@@ -166,21 +176,35 @@ static long memvirt_ioctl_get_policy(struct memvirt_vm *vm, union memvirt_ioctl_
 	p->limit_bytes = vm->limit_pages == U64_MAX ? MEMVIRT_LIMIT_NONE :
 						      vm->limit_pages << PAGE_SHIFT;
 	mutex_unlock(&memvirt_commit_lock);
+	p->sharing_domain = READ_ONCE(vm->sharing_domain);
 	return 0;
 }
 
+/*
+ * The sharing domain is set first: it is the field that may be refused
+ * for the VM's state (-EBUSY) rather than for its value.
+ */
 static long memvirt_ioctl_set_policy(struct memvirt_vm *vm, union memvirt_ioctl_arg *arg)
 {
 	struct memvirt_policy *p = &arg->policy;
 	u64 limit;
+	int err;
 
 	if ((p->flags & MEMVIRT_POLICY_RESERVATION) && !PAGE_ALIGNED(p->reservation_bytes))
 		return -EINVAL;
 	if ((p->flags & MEMVIRT_POLICY_LIMIT) && p->limit_bytes != MEMVIRT_LIMIT_NONE &&
 	    !PAGE_ALIGNED(p->limit_bytes))
 		return -EINVAL;
+	if ((p->flags & MEMVIRT_POLICY_SHARING_DOMAIN) &&
+	    p->sharing_domain > MEMVIRT_SHARING_DOMAIN_MAX)
+		return -EINVAL;
+	if (p->flags & MEMVIRT_POLICY_SHARING_DOMAIN) {
+		err = memvirt_dedup_set_domain(vm, p->sharing_domain);
+		if (err)
+			return err;
+	}
 	limit = p->limit_bytes == MEMVIRT_LIMIT_NONE ? U64_MAX : p->limit_bytes >> PAGE_SHIFT;
-	return memvirt_vm_set_policy(vm, p->flags, p->shares,
+	return memvirt_vm_set_policy(vm, p->flags & ~MEMVIRT_POLICY_SHARING_DOMAIN, p->shares,
 				     p->reservation_bytes >> PAGE_SHIFT, limit);
 }
 
@@ -200,6 +224,8 @@ static long memvirt_ioctl_reclaim(struct memvirt_vm *vm, union memvirt_ioctl_arg
 	r->scanned = res.scanned;
 	r->reclaimed = res.done;
 	r->pinned_skips = res.pinned;
+	r->merged = res.merged;
+	r->zeroed = res.zeroed;
 	return err;
 }
 

@@ -5,8 +5,8 @@
  * DOC: module wiring
  *
  * module/ owns no algorithm: it registers memvirtfs, the sysfs and debugfs
- * trees and the ioctls, and connects them to the components (ept/, and later
- * dedup/, balloon/, swap/). Init sets up in dependency order and unwinds in
+ * trees and the ioctls, and connects them to the components (ept/, dedup/, and later
+ * balloon/, swap/). Init sets up in dependency order and unwinds in
  * reverse; the filesystem goes last because registering it lets users in.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
@@ -15,6 +15,7 @@
 #include <linux/mm.h>
 #include <linux/module.h>
 
+#include "dedup/dedup.h"
 #include "module/memvirt.h"
 
 static int __init memvirt_init(void)
@@ -29,9 +30,12 @@ static int __init memvirt_init(void)
 	err = memvirt_vm_init();
 	if (err)
 		goto out_free_zero_frames;
-	err = memvirt_sysfs_init();
+	err = memvirt_dedup_init();
 	if (err)
 		goto out_destroy_workqueue;
+	err = memvirt_sysfs_init();
+	if (err)
+		goto out_stop_dedup;
 	memvirt_debugfs_init();
 	err = memvirt_fs_register();
 	if (err)
@@ -44,6 +48,8 @@ static int __init memvirt_init(void)
 out_remove_controls:
 	memvirt_debugfs_exit();
 	memvirt_sysfs_exit();
+out_stop_dedup:
+	memvirt_dedup_exit();
 out_destroy_workqueue:
 	memvirt_vm_exit();
 out_free_zero_frames:
@@ -56,6 +62,7 @@ static void __exit memvirt_exit(void)
 	memvirt_fs_unregister();
 	/* Background work may hold the last reference of an unmounted VM. */
 	memvirt_vm_exit();
+	memvirt_dedup_exit();
 	memvirt_debugfs_exit();
 	memvirt_sysfs_exit();
 	memvirt_zero_frames_exit();

@@ -56,9 +56,15 @@
  * @punched:	pages freed by fallocate(PUNCH_HOLE).
  * @mkwrite:	->page_mkwrite calls that made a page writable.
  * @zero_maps:	read faults served with a read-only zero frame.
- * @cow_breaks:	read-only frames replaced by a private copy on a write.
+ * @cow_breaks:	read-only frames (zero or shared) replaced by a private
+ *		page on a write.
  * @pinned_skips: reclaim candidates left alone: referenced beyond memvirt.
  * @reclaimed:	pages freed by the reclaim protocol (not punch or truncate).
+ * @shared:	gfns naming a shared frame.
+ * @pages_scanned: private pages a sharing pass hashed.
+ * @hint_hits:	of those, hashes that matched a hint frame.
+ * @false_matches: hash matches whose full compare differed.
+ * @zero_merged: all-zero pages a sharing pass freed (gfn left ZERO).
  */
 struct memvirt_vm_stats {
 	atomic_long_t resident;
@@ -69,6 +75,11 @@ struct memvirt_vm_stats {
 	atomic_long_t cow_breaks;
 	atomic_long_t pinned_skips;
 	atomic_long_t reclaimed;
+	atomic_long_t shared;
+	atomic_long_t pages_scanned;
+	atomic_long_t hint_hits;
+	atomic_long_t false_matches;
+	atomic_long_t zero_merged;
 };
 
 /**
@@ -84,6 +95,8 @@ struct memvirt_vm_stats {
  * @shares:	proportional-share weight; under memvirt_commit_lock.
  * @reservation_pages: guaranteed pages; under memvirt_commit_lock.
  * @limit_pages: most pages resident, or U64_MAX; under memvirt_commit_lock.
+ * @sharing_domain: pages may be shared with VMs of this domain; 0: within
+ *		the VM only. Written under memvirt_dedup_pass_lock.
  * @stats:	counters.
  * @store_ops:	how the page store allocates and unmaps (tests fake it).
  * @lifetime:	held shared by a background user between
@@ -109,6 +122,7 @@ struct memvirt_vm {
 	u64 shares;
 	u64 reservation_pages;
 	u64 limit_pages;
+	u64 sharing_domain;
 	struct memvirt_vm_stats stats;
 	const struct memvirt_store_ops *store_ops;
 	struct rw_semaphore lifetime;
@@ -186,6 +200,9 @@ void memvirt_vm_destroy(struct memvirt_vm *vm);
 void memvirt_vm_get(struct memvirt_vm *vm);
 void memvirt_vm_put(struct memvirt_vm *vm);
 bool memvirt_vm_begin_work(struct memvirt_vm *vm);
+bool memvirt_vm_try_begin_work(struct memvirt_vm *vm);
+struct memvirt_vm *memvirt_vm_find_get(u64 id);
+struct memvirt_vm *memvirt_vm_next_get(u64 id);
 void memvirt_vm_end_work(struct memvirt_vm *vm);
 int memvirt_vm_reclaim(struct memvirt_vm *vm, u64 start, u64 end, u64 mode,
 		       struct memvirt_range_result *res);

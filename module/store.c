@@ -10,8 +10,8 @@
  * write, populate, punch, truncate, teardown, reclaim, the range query and
  * the debugfs dump) asks memvirt_store_action() what to do with the gfn's
  * state, and carries out that action; no path asks "does it have a page?".
- * A state whose mechanism is not built yet (SHARED until sharing lands,
- * COMPRESSED and SWAPPED until swap lands) is refused: the operation fails
+ * A state whose mechanism is not built yet (COMPRESSED and SWAPPED until
+ * swap lands) is refused: the operation fails
  * with -EIO (SIGBUS for a fault) and a log line naming the VM, gfn, state
  * and operation. It is never answered with a fresh zero page over data
  * that lives elsewhere.
@@ -42,8 +42,8 @@
  *
  * DOC: the reclaim protocol
  *
- * Every mechanism that takes pages from a running VM (zero-page reclaim
- * now; later sharing, compression and swap), and punch, truncate and
+ * Every mechanism that takes pages from a running VM (zero-page reclaim,
+ * page sharing; later compression and swap), and punch, truncate and
  * teardown, go through memvirt_store_range(). It works on runs of up to
  * MEMVIRT_STORE_BATCH consecutive gfns of one leaf table:
  *
@@ -79,6 +79,7 @@
 #include <linux/sched/signal.h>
 #include <linux/string.h>
 
+#include "dedup/dedup.h"
 #include "module/kunit_export.h"
 #include "module/memvirt.h"
 #include "module/store.h"
@@ -109,19 +110,20 @@ static_assert(MEMVIRT_STORE_BATCH <= MEMVIRT_P2M_ENTRIES);
  * The table. Rows: states; columns: operations, in enum memvirt_op order:
  *
  *   fault-read fault-write mkwrite read write populate
- *   punch truncate teardown reclaim-zero query dump
+ *   punch truncate teardown reclaim-zero share query dump
  *
  * PUNCH leaves ZERO, TRUNCATE and TEARDOWN leave ABSENT. MKWRITE on a
- * state that reads as zero finds a zero frame mapped (COPY breaks it).
+ * state that reads as zero finds a zero frame mapped (COPY breaks it); on
+ * SHARED it finds the shared frame, and so does every write (COPY).
  */
 static const u8 memvirt_store_table[][MEMVIRT_NR_OPS] = {
-	[MEMVIRT_P2M_ABSENT]	 = { ZF, AL, CP, Z,  AL, AL, MK, K,  K,  K,  RP, RP },
-	[MEMVIRT_P2M_ZERO]	 = { ZF, AL, CP, Z,  AL, AL, K,  MK, MK, K,  RP, RP },
-	[MEMVIRT_P2M_PRIVATE]	 = { U,  U,  U,  U,  U,  U,  DR, DR, DR, T,  RP, RP },
-	[MEMVIRT_P2M_SHARED]	 = { RF, RF, RF, RF, RF, RF, RF, RF, RF, K,  RP, RP },
-	[MEMVIRT_P2M_BALLOONED]	 = { ZF, DF, DF, Z,  DF, DF, K,  MK, MK, K,  RP, RP },
-	[MEMVIRT_P2M_COMPRESSED] = { RF, RF, RF, RF, RF, RF, RF, RF, RF, K,  RP, RP },
-	[MEMVIRT_P2M_SWAPPED]	 = { RF, RF, RF, RF, RF, RF, RF, RF, RF, K,  RP, RP },
+	[MEMVIRT_P2M_ABSENT]	 = { ZF, AL, CP, Z,  AL, AL, MK, K,  K,  K,  K,  RP, RP },
+	[MEMVIRT_P2M_ZERO]	 = { ZF, AL, CP, Z,  AL, AL, K,  MK, MK, K,  K,  RP, RP },
+	[MEMVIRT_P2M_PRIVATE]	 = { U,  U,  U,  U,  U,  U,  DR, DR, DR, T,  T,  RP, RP },
+	[MEMVIRT_P2M_SHARED]	 = { U,  CP, CP, U,  CP, U,  DR, DR, DR, K,  K,  RP, RP },
+	[MEMVIRT_P2M_BALLOONED]	 = { ZF, DF, DF, Z,  DF, DF, K,  MK, MK, K,  K,  RP, RP },
+	[MEMVIRT_P2M_COMPRESSED] = { RF, RF, RF, RF, RF, RF, RF, RF, RF, K,  K,  RP, RP },
+	[MEMVIRT_P2M_SWAPPED]	 = { RF, RF, RF, RF, RF, RF, RF, RF, RF, K,  K,  RP, RP },
 };
 
 #undef U
@@ -167,6 +169,7 @@ static const char * const memvirt_store_op_names[] = {
 	[MEMVIRT_OP_TRUNCATE] = "truncate",
 	[MEMVIRT_OP_TEARDOWN] = "teardown",
 	[MEMVIRT_OP_RECLAIM_ZERO] = "reclaim-zero",
+	[MEMVIRT_OP_SHARE] = "share",
 	[MEMVIRT_OP_QUERY] = "query",
 	[MEMVIRT_OP_DUMP] = "dump",
 };
@@ -330,6 +333,70 @@ static struct page *__memvirt_store_make_private(struct memvirt_vm *vm, u64 gfn,
 	return page;
 }
 
+static void memvirt_account_shared(struct memvirt_vm *vm, long nr)
+{
+	atomic_long_add(nr, &vm->stats.shared);
+	atomic_long_add(nr, &memvirt_dedup_stats.shared);
+}
+
+/*
+ * Copy-on-write of a locked SHARED gfn: the gfn gets a private page with
+ * the frame's bytes. The last sharer keeps the frame as its private page:
+ * nothing is copied or zapped, since every pte that maps the frame is one
+ * of this gfn's, read-only, and a write through it comes back through
+ * ->page_mkwrite, which now finds a private page. Otherwise a copy
+ * replaces the frame in the P2M, the gfn's read-only mappings of the frame
+ * are zapped under the frame's lock (which waits out a fault installing
+ * one), and the gfn's share and P2M reference are dropped.
+ */
+static struct page *__memvirt_store_unshare(struct memvirt_vm *vm, u64 gfn, u64 *ptep,
+					    struct vm_fault *vmf)
+{
+	u64 pte = memvirt_p2m_read(ptep);
+	struct page *frame = pfn_to_page(memvirt_pte_pfn(pte));
+	struct memvirt_frame *f = memvirt_frame_of(frame);
+	struct page *page;
+
+	if (memvirt_dedup_frame_take_last(f)) {
+		memvirt_p2m_set(ptep, memvirt_pte_mk_private(page_to_pfn(frame)) |
+			       (pte & MEMVIRT_PTE_A));
+		page = frame;
+	} else {
+		page = vm->store_ops->alloc_guest_page(vm, vmf);
+		if (!page)
+			return ERR_PTR(-ENOMEM);
+		copy_highpage(page, frame);
+		SetPageUptodate(page);
+		lock_page(frame);
+		memvirt_p2m_set(ptep, memvirt_pte_mk_private(page_to_pfn(page)));
+		vm->store_ops->unmap(vm, gfn, 1);
+		unlock_page(frame);
+		memvirt_dedup_frame_put(f);
+		put_page(frame);	/* the P2M's reference */
+	}
+	memvirt_account_shared(vm, -1);
+	memvirt_account_resident(vm, 1);
+	atomic_long_inc(&vm->stats.cow_breaks);
+	atomic_long_inc(&memvirt_dedup_stats.cow_breaks);
+	trace_cow_break(vm->id, gfn, MEMVIRT_P2M_SHARED);
+	return page;
+}
+
+/* Punch, truncate or teardown of a locked SHARED gfn: it leaves its frame. */
+static void __memvirt_store_drop_shared(struct memvirt_vm *vm, u64 gfn, u64 *ptep,
+					enum memvirt_p2m_state target)
+{
+	struct page *frame = pfn_to_page(memvirt_pte_pfn(memvirt_p2m_read(ptep)));
+
+	lock_page(frame);
+	vm->store_ops->unmap(vm, gfn, 1);
+	memvirt_p2m_set(ptep, memvirt_pte_mk_nopage(target));
+	unlock_page(frame);
+	memvirt_dedup_frame_put(memvirt_frame_of(frame));
+	put_page(frame);	/* the P2M's reference */
+	memvirt_account_shared(vm, -1);
+}
+
 /**
  * __memvirt_store_get - carry out a fault, read, write or populate on a
  * locked gfn.
@@ -342,7 +409,7 @@ static struct page *__memvirt_store_make_private(struct memvirt_vm *vm, u64 gfn,
  * No reference is taken for the caller.
  *
  * Return: the page that serves @op: the gfn's private page, or for a read
- * fault possibly a zero frame; NULL if the gfn reads as zero and @op is a
+ * a shared frame or possibly a zero frame; NULL if the gfn reads as zero and @op is a
  * read; ERR_PTR(-ENOMEM) if a page could not be allocated; ERR_PTR(-EIO) if
  * the state cannot be served.
  */
@@ -372,6 +439,10 @@ struct page *__memvirt_store_get(struct memvirt_vm *vm, u64 gfn, u64 *ptep,
 	case MEMVIRT_ACT_ALLOC:
 	case MEMVIRT_ACT_DEFLATE:
 		return __memvirt_store_make_private(vm, gfn, ptep, vmf, NULL);
+	case MEMVIRT_ACT_COPY:
+		if (state == MEMVIRT_P2M_SHARED)
+			return __memvirt_store_unshare(vm, gfn, ptep, vmf);
+		fallthrough;
 	default:	/* REFUSE, or a bug */
 		return ERR_PTR(memvirt_store_refuse(vm, gfn, pte, op, act));
 	}
@@ -388,9 +459,10 @@ MEMVIRT_EXPORT_FOR_KUNIT(__memvirt_store_get);
  * @vmf: the fault.
  *
  * Return: 0 if @page is the gfn's private page, now marked dirty (the
- * caller returns it locked); -EAGAIN if the fault must be retried (the
- * gfn changed, or copy-on-write was just broken: its mapping is zapped and
- * the retry maps the new page); -ENOMEM or -EIO.
+ * caller returns it locked; a shared frame whose last sharer this gfn was
+ * has just become that); -EAGAIN if the fault must be retried (the gfn
+ * changed, or copy-on-write was just broken: its mapping is zapped and the
+ * retry maps the new page); -ENOMEM or -EIO.
  */
 int __memvirt_store_mkwrite(struct memvirt_vm *vm, u64 gfn, u64 *ptep, struct page *page,
 			    struct vm_fault *vmf)
@@ -408,6 +480,18 @@ int __memvirt_store_mkwrite(struct memvirt_vm *vm, u64 gfn, u64 *ptep, struct pa
 		memvirt_p2m_set(ptep, pte | MEMVIRT_PTE_D);
 		return 0;
 	case MEMVIRT_ACT_COPY:
+		if (memvirt_pte_state(pte) == MEMVIRT_P2M_SHARED) {
+			if (memvirt_pte_pfn(pte) != page_to_pfn(page))
+				return -EAGAIN;
+			new = __memvirt_store_unshare(vm, gfn, ptep, vmf);
+			if (IS_ERR(new))
+				return PTR_ERR(new);
+			if (new != page)
+				return -EAGAIN;
+			memvirt_p2m_set(ptep, memvirt_p2m_read(ptep) | MEMVIRT_PTE_D);
+			return 0;
+		}
+		fallthrough;
 	case MEMVIRT_ACT_DEFLATE:
 		if (!memvirt_is_zero_frame(page))
 			return -EAGAIN;
@@ -462,6 +546,8 @@ MEMVIRT_EXPORT_FOR_KUNIT(memvirt_store_get_page);
  * @act:	the table's action for each gfn.
  * @page:	the locked frame of each candidate, or NULL.
  * @todo:	candidates: gfns whose mapping is zapped and state changed.
+ * @shared:	SHARED gfns to drop, one at a time after the others: each
+ *		needs its frame's lock, and one task never holds two.
  * @zero_frame:	the zero frame locked for the run, if any.
  */
 struct memvirt_store_run {
@@ -472,6 +558,7 @@ struct memvirt_store_run {
 	u8 act[MEMVIRT_STORE_BATCH];
 	struct page *page[MEMVIRT_STORE_BATCH];
 	DECLARE_BITMAP(todo, MEMVIRT_STORE_BATCH);
+	DECLARE_BITMAP(shared, MEMVIRT_STORE_BATCH);
 	struct page *zero_frame;
 };
 
@@ -515,6 +602,10 @@ static int memvirt_store_run_pick(struct memvirt_vm *vm, struct memvirt_store_ru
 		switch (run->act[i]) {
 		case MEMVIRT_ACT_DROP:
 		case MEMVIRT_ACT_TAKE:
+			if (memvirt_pte_state(pte) == MEMVIRT_P2M_SHARED) {
+				__set_bit(i, run->shared);
+				break;
+			}
 			page = pfn_to_page(memvirt_pte_pfn(pte));
 			res->scanned++;
 			/* Cheap pre-check; repeated once nothing can write it. */
@@ -548,6 +639,19 @@ static int memvirt_store_run_pick(struct memvirt_vm *vm, struct memvirt_store_ru
 	return err;
 }
 
+/*
+ * Step 4's test: after the unmap, does only the P2M hold @page? If not, a
+ * GUP pin, vhost, VFIO or a pipe does: the skip is counted.
+ */
+static bool memvirt_page_is_exclusive(struct memvirt_vm *vm, struct page *page)
+{
+	if (page_count(page) == 1 && !page_mapped(page))
+		return true;
+	atomic_long_inc(&vm->stats.pinned_skips);
+	atomic_long_inc(&memvirt.pinned_skips);
+	return false;
+}
+
 /* Step 3: one unmap per contiguous run of candidates. */
 static void memvirt_store_run_unmap(struct memvirt_vm *vm, struct memvirt_store_run *run)
 {
@@ -567,10 +671,8 @@ static bool memvirt_store_may_take(struct memvirt_vm *vm, struct memvirt_store_r
 {
 	struct page *page = run->page[i];
 
-	if (page_count(page) != 1 || page_mapped(page)) {
+	if (!memvirt_page_is_exclusive(vm, page)) {
 		res->pinned++;
-		atomic_long_inc(&vm->stats.pinned_skips);
-		atomic_long_inc(&memvirt.pinned_skips);
 		return false;
 	}
 	return memvirt_store_wants(run->op, page);
@@ -602,6 +704,13 @@ static void memvirt_store_run_finish(struct memvirt_vm *vm, struct memvirt_store
 	}
 	if (run->zero_frame)
 		unlock_page(run->zero_frame);
+	/*
+	 * Shared gfns, with no other page locked: one frame lock at a time.
+	 * They free no page of their own (the frame goes with its last
+	 * sharer), so they are not counted as done.
+	 */
+	for_each_set_bit(i, run->shared, run->nr)
+		__memvirt_store_drop_shared(vm, run->gfn + i, run->ptep + i, target);
 }
 
 /* One run, steps 1 to 5. */
@@ -611,6 +720,7 @@ static int memvirt_store_do_run(struct memvirt_vm *vm, struct memvirt_store_run 
 	int err;
 
 	bitmap_zero(run->todo, MEMVIRT_STORE_BATCH);
+	bitmap_zero(run->shared, MEMVIRT_STORE_BATCH);
 	run->zero_frame = NULL;
 	memvirt_p2m_lock_run(&vm->p2m, run->ptep, run->nr);
 	err = memvirt_store_run_pick(vm, run, res);
@@ -673,6 +783,52 @@ int memvirt_store_range(struct memvirt_vm *vm, u64 start, u64 end, enum memvirt_
 }
 
 MEMVIRT_EXPORT_FOR_KUNIT(memvirt_store_range);
+
+/**
+ * __memvirt_store_isolate - steps 2 to 4 of the reclaim protocol for one
+ * locked PRIVATE gfn, for the sharing pass.
+ * @vm: the VM.
+ * @gfn: the gfn.
+ * @ptep: its entry, whose gfn lock the caller holds; PRIVATE.
+ *
+ * Return: the gfn's page, locked, mapped nowhere and held by the P2M alone,
+ * so nothing can write it until the gfn lock is dropped; or NULL if
+ * something else holds a reference (counted as a pinned skip).
+ */
+struct page *__memvirt_store_isolate(struct memvirt_vm *vm, u64 gfn, u64 *ptep)
+{
+	struct page *page = pfn_to_page(memvirt_pte_pfn(memvirt_p2m_read(ptep)));
+
+	memvirt_p2m_assert_locked(&vm->p2m, ptep);
+	lock_page(page);
+	vm->store_ops->unmap(vm, gfn, 1);
+	if (memvirt_page_is_exclusive(vm, page))
+		return page;
+	unlock_page(page);
+	return NULL;
+}
+
+MEMVIRT_EXPORT_FOR_KUNIT(__memvirt_store_isolate);
+
+/**
+ * __memvirt_store_make_shared - point a locked, isolated PRIVATE gfn at a
+ * shared frame.
+ * @vm: the VM.
+ * @ptep: the entry, whose gfn lock the caller holds.
+ * @frame: the frame; the caller counted the gfn among its sharers and gives
+ *	   the P2M a reference on its page. It may be the gfn's own page
+ *	   (a hint frame becoming a shared frame); otherwise the caller
+ *	   frees the gfn's old page.
+ */
+void __memvirt_store_make_shared(struct memvirt_vm *vm, u64 *ptep, struct page *frame)
+{
+	memvirt_p2m_assert_locked(&vm->p2m, ptep);
+	memvirt_p2m_set(ptep, memvirt_pte_mk_shared(page_to_pfn(frame)));
+	memvirt_account_resident(vm, -1);
+	memvirt_account_shared(vm, 1);
+}
+
+MEMVIRT_EXPORT_FOR_KUNIT(__memvirt_store_make_shared);
 
 /* The real outside world: the VM's memvirtfs mapping. */
 

@@ -44,6 +44,7 @@ enum memvirt_op {
 	MEMVIRT_OP_TRUNCATE,	/* shrinking ftruncate */
 	MEMVIRT_OP_TEARDOWN,	/* the VM's last reference is gone */
 	MEMVIRT_OP_RECLAIM_ZERO, /* reclaim protocol: zero-filled pages -> ZERO */
+	MEMVIRT_OP_SHARE,	/* sharing pass: merge equal pages into one frame */
 	MEMVIRT_OP_QUERY,	/* MEMVIRT_IOC_QUERY_RANGE */
 	MEMVIRT_OP_DUMP,	/* debugfs P2M dump */
 	MEMVIRT_NR_OPS
@@ -57,7 +58,7 @@ enum memvirt_act {
 	MEMVIRT_ACT_ZEROES,	/* the gfn reads as zero: copy zeroes */
 	MEMVIRT_ACT_ALLOC,	/* give the gfn a zeroed private page */
 	MEMVIRT_ACT_DEFLATE,	/* as ALLOC, for a gfn the balloon had taken */
-	MEMVIRT_ACT_COPY,	/* break copy-on-write of a read-only frame */
+	MEMVIRT_ACT_COPY,	/* break copy-on-write of a zero or shared frame */
 	MEMVIRT_ACT_DROP,	/* free what backs the gfn; leave the op's state */
 	MEMVIRT_ACT_MARK,	/* nothing backs the gfn: just record the op's state */
 	MEMVIRT_ACT_KEEP,	/* nothing to do */
@@ -95,16 +96,24 @@ int __memvirt_store_mkwrite(struct memvirt_vm *vm, u64 gfn, u64 *ptep,
 			    struct page *page, struct vm_fault *vmf);
 struct page *memvirt_store_get_page(struct memvirt_vm *vm, u64 gfn, enum memvirt_op op);
 
+/* The reclaim protocol for one gfn, for the sharing pass (dedup/). */
+struct page *__memvirt_store_isolate(struct memvirt_vm *vm, u64 gfn, u64 *ptep);
+void __memvirt_store_make_shared(struct memvirt_vm *vm, u64 *ptep, struct page *frame);
+
 /**
  * struct memvirt_range_result - what a range operation did.
  * @scanned:	gfns whose state called for work: private pages examined.
  * @done:	gfns whose backing was freed.
  * @pinned:	candidates skipped: a reference besides memvirt's held them.
+ * @merged:	of @done, pages freed because they now share a frame.
+ * @zeroed:	of @done, all-zero pages freed (gfn left ZERO).
  */
 struct memvirt_range_result {
 	u64 scanned;
 	u64 done;
 	u64 pinned;
+	u64 merged;
+	u64 zeroed;
 };
 
 int memvirt_store_range(struct memvirt_vm *vm, u64 start, u64 end, enum memvirt_op op,

@@ -9,8 +9,10 @@
 #include <kunit/test.h>
 #include <linux/highmem.h>
 #include <linux/mm.h>
+#include <linux/pagemap.h>
 #include <linux/slab.h>
 
+#include "dedup/dedup.h"
 #include "module/memvirt.h"
 
 /* How a case's gfn starts out. */
@@ -21,7 +23,8 @@ enum start {
 	ST_PRIVATE,	/* a private page holding zeroes */
 	ST_PRIVATE_DATA,	/* a private page holding data */
 	ST_PRIVATE_PINNED, /* a zeroed private page with an extra reference */
-	ST_SHARED,
+	ST_SHARED,	/* shares a frame with one other sharer */
+	ST_SHARED_LAST,	/* the only sharer of its frame */
 	ST_BALLOONED,
 	ST_BALLOONED_FRAMED,
 	ST_COMPRESSED,
@@ -50,9 +53,13 @@ struct store_case {
 	int unmaps;
 	int freed;
 	int pinned;
+	int resident;	/* change of the resident count, or allocs - freed */
+	int shared;	/* change of the shared count */
 };
 
 #define GFN	0x1234ULL
+/* C() cases: the resident count changes by allocs - freed. */
+#define RESIDENT_FROM_ALLOCS	INT_MIN
 
 /* A VM whose store talks to counters instead of a mapping. */
 struct fake_vm {
@@ -60,6 +67,7 @@ struct fake_vm {
 	int allocs;
 	int unmaps;
 	u64 unmapped_gfn;
+	struct memvirt_frame *other;	/* ST_SHARED: the other sharer's frame */
 };
 
 static struct page *fake_alloc(struct memvirt_vm *vm, struct vm_fault *vmf)
@@ -84,6 +92,33 @@ static const struct memvirt_store_ops fake_ops = {
 static u64 *fake_ptep(struct fake_vm *f)
 {
 	return memvirt_p2m_find(&f->vm.p2m, GFN);
+}
+
+/*
+ * Make the locked gfn share a frame, its own page holding data, in a realm
+ * of its own; with @other, a second (fake) sharer holds the frame too.
+ */
+static void fake_set_shared(struct kunit *test, struct fake_vm *f, u64 *ptep, bool other,
+			    struct page **page)
+{
+	struct memvirt_frame *frame;
+	void *addr;
+
+	*page = __memvirt_store_get(&f->vm, GFN, ptep, MEMVIRT_OP_POPULATE, NULL);
+	KUNIT_ASSERT_FALSE(test, IS_ERR(*page));
+	addr = kmap_local_page(*page);
+	memset(addr, 0x3c, PAGE_SIZE);
+	kunmap_local(addr);
+	KUNIT_ASSERT_PTR_EQ(test, __memvirt_store_isolate(&f->vm, GFN, ptep), *page);
+	frame = memvirt_dedup_frame_create(*page, BIT_ULL(62) | (unsigned long)f, 1,
+					   other ? 2 : 1);
+	KUNIT_ASSERT_NOT_NULL(test, frame);
+	__memvirt_store_make_shared(&f->vm, ptep, *page);
+	unlock_page(*page);
+	if (other) {
+		get_page(*page);	/* the other sharer's P2M reference */
+		f->other = frame;
+	}
 }
 
 /* Put the gfn in @start through the store itself where it can. */
@@ -124,7 +159,8 @@ static void fake_set_start(struct kunit *test, struct fake_vm *f, enum start sta
 			get_page(*page);
 		break;
 	case ST_SHARED:
-		fake_state = MEMVIRT_P2M_SHARED;
+	case ST_SHARED_LAST:
+		fake_set_shared(test, f, ptep, start == ST_SHARED, page);
 		break;
 	case ST_COMPRESSED:
 		fake_state = MEMVIRT_P2M_COMPRESSED;
@@ -194,7 +230,17 @@ static enum outcome fake_do(struct fake_vm *f, enum memvirt_op op, struct page *
 #define C(_start, _op, _out, _to, _frame, _allocs, _unmaps, _freed, _pinned)	\
 	{ .name = #_start " " #_op, .start = _start, .op = MEMVIRT_OP_##_op,	\
 	  .out = _out, .to = MEMVIRT_P2M_##_to, .to_frame = _frame,		\
-	  .allocs = _allocs, .unmaps = _unmaps, .freed = _freed, .pinned = _pinned }
+	  .allocs = _allocs, .unmaps = _unmaps, .freed = _freed, .pinned = _pinned, \
+	  .resident = RESIDENT_FROM_ALLOCS }
+
+/*
+ * Shared gfns: a frame is neither resident nor freed with one sharer, so
+ * their cases say how resident and shared change.
+ */
+#define CS(_start, _op, _out, _to, _allocs, _unmaps, _resident, _shared)	\
+	{ .name = #_start " " #_op, .start = _start, .op = MEMVIRT_OP_##_op,	\
+	  .out = _out, .to = MEMVIRT_P2M_##_to, .allocs = _allocs,		\
+	  .unmaps = _unmaps, .resident = _resident, .shared = _shared }
 
 /* Every operation on every state; the zero-frame and pinned variants too. */
 static const struct store_case store_cases[] = {
@@ -208,6 +254,7 @@ static const struct store_case store_cases[] = {
 	C(ST_ABSENT, TRUNCATE, O_OK, ABSENT, false, 0, 0, 0, 0),
 	C(ST_ABSENT, TEARDOWN, O_OK, ABSENT, false, 0, 0, 0, 0),
 	C(ST_ABSENT, RECLAIM_ZERO, O_OK, ABSENT, false, 0, 0, 0, 0),
+	C(ST_ABSENT, SHARE, O_OK, ABSENT, false, 0, 0, 0, 0),
 	C(ST_ABSENT, QUERY, O_OK, ABSENT, false, 0, 0, 0, 0),
 	C(ST_ABSENT, DUMP, O_OK, ABSENT, false, 0, 0, 0, 0),
 
@@ -221,6 +268,7 @@ static const struct store_case store_cases[] = {
 	C(ST_ZERO, TRUNCATE, O_OK, ABSENT, false, 0, 0, 0, 0),
 	C(ST_ZERO, TEARDOWN, O_OK, ABSENT, false, 0, 0, 0, 0),
 	C(ST_ZERO, RECLAIM_ZERO, O_OK, ZERO, false, 0, 0, 0, 0),
+	C(ST_ZERO, SHARE, O_OK, ZERO, false, 0, 0, 0, 0),
 	C(ST_ZERO, QUERY, O_OK, ZERO, false, 0, 0, 0, 0),
 	C(ST_ZERO, DUMP, O_OK, ZERO, false, 0, 0, 0, 0),
 
@@ -235,6 +283,7 @@ static const struct store_case store_cases[] = {
 	C(ST_ZERO_FRAMED, TRUNCATE, O_OK, ABSENT, false, 0, 1, 0, 0),
 	C(ST_ZERO_FRAMED, TEARDOWN, O_OK, ABSENT, false, 0, 1, 0, 0),
 	C(ST_ZERO_FRAMED, RECLAIM_ZERO, O_OK, ZERO, true, 0, 0, 0, 0),
+	C(ST_ZERO_FRAMED, SHARE, O_OK, ZERO, true, 0, 0, 0, 0),
 	C(ST_ZERO_FRAMED, QUERY, O_OK, ZERO, true, 0, 0, 0, 0),
 	C(ST_ZERO_FRAMED, DUMP, O_OK, ZERO, true, 0, 0, 0, 0),
 
@@ -248,6 +297,8 @@ static const struct store_case store_cases[] = {
 	C(ST_PRIVATE, TRUNCATE, O_OK, ABSENT, false, 0, 1, 1, 0),
 	C(ST_PRIVATE, TEARDOWN, O_OK, ABSENT, false, 0, 1, 1, 0),
 	C(ST_PRIVATE, RECLAIM_ZERO, O_OK, ZERO, false, 0, 1, 1, 0),
+	/* Through memvirt_store_range() sharing takes nothing (dedup/ does). */
+	C(ST_PRIVATE, SHARE, O_OK, PRIVATE, false, 0, 0, 0, 0),
 	C(ST_PRIVATE, QUERY, O_OK, PRIVATE, false, 0, 0, 0, 0),
 	C(ST_PRIVATE, DUMP, O_OK, PRIVATE, false, 0, 0, 0, 0),
 	/* Data is never reclaimed as zero; it is not even unmapped. */
@@ -267,24 +318,31 @@ static const struct store_case store_cases[] = {
 	C(ST_BALLOONED, TRUNCATE, O_OK, ABSENT, false, 0, 0, 0, 0),
 	C(ST_BALLOONED, TEARDOWN, O_OK, ABSENT, false, 0, 0, 0, 0),
 	C(ST_BALLOONED, RECLAIM_ZERO, O_OK, BALLOONED, false, 0, 0, 0, 0),
+	C(ST_BALLOONED, SHARE, O_OK, BALLOONED, false, 0, 0, 0, 0),
 	C(ST_BALLOONED, QUERY, O_OK, BALLOONED, false, 0, 0, 0, 0),
 	C(ST_BALLOONED, DUMP, O_OK, BALLOONED, false, 0, 0, 0, 0),
 	C(ST_BALLOONED_FRAMED, MKWRITE, O_EAGAIN, PRIVATE, false, 1, 1, 0, 0),
 	C(ST_BALLOONED_FRAMED, TRUNCATE, O_OK, ABSENT, false, 0, 1, 0, 0),
 
-	/* Mechanisms not built yet: refused, never answered with zeroes. */
-	C(ST_SHARED, FAULT_READ, O_EIO, SHARED, false, 0, 0, 0, 0),
-	C(ST_SHARED, FAULT_WRITE, O_EIO, SHARED, false, 0, 0, 0, 0),
-	C(ST_SHARED, MKWRITE, O_EIO, SHARED, false, 0, 0, 0, 0),
-	C(ST_SHARED, READ, O_EIO, SHARED, false, 0, 0, 0, 0),
-	C(ST_SHARED, WRITE, O_EIO, SHARED, false, 0, 0, 0, 0),
-	C(ST_SHARED, POPULATE, O_EIO, SHARED, false, 0, 0, 0, 0),
-	C(ST_SHARED, PUNCH, O_EIO, SHARED, false, 0, 0, 0, 0),
-	C(ST_SHARED, TRUNCATE, O_EIO, SHARED, false, 0, 0, 0, 0),
-	C(ST_SHARED, TEARDOWN, O_EIO, SHARED, false, 0, 0, 0, 0),
-	C(ST_SHARED, RECLAIM_ZERO, O_OK, SHARED, false, 0, 0, 0, 0),
-	C(ST_SHARED, QUERY, O_OK, SHARED, false, 0, 0, 0, 0),
-	C(ST_SHARED, DUMP, O_OK, SHARED, false, 0, 0, 0, 0),
+	/* Writes break copy-on-write; punch, truncate, teardown leave the frame. */
+	CS(ST_SHARED, FAULT_READ, O_SAME, SHARED, 0, 0, 0, 0),
+	CS(ST_SHARED, FAULT_WRITE, O_NEW, PRIVATE, 1, 1, 1, -1),
+	CS(ST_SHARED, MKWRITE, O_EAGAIN, PRIVATE, 1, 1, 1, -1),
+	CS(ST_SHARED, READ, O_SAME, SHARED, 0, 0, 0, 0),
+	CS(ST_SHARED, WRITE, O_NEW, PRIVATE, 1, 1, 1, -1),
+	CS(ST_SHARED, POPULATE, O_SAME, SHARED, 0, 0, 0, 0),
+	CS(ST_SHARED, PUNCH, O_OK, ZERO, 0, 1, 0, -1),
+	CS(ST_SHARED, TRUNCATE, O_OK, ABSENT, 0, 1, 0, -1),
+	CS(ST_SHARED, TEARDOWN, O_OK, ABSENT, 0, 1, 0, -1),
+	CS(ST_SHARED, RECLAIM_ZERO, O_OK, SHARED, 0, 0, 0, 0),
+	CS(ST_SHARED, SHARE, O_OK, SHARED, 0, 0, 0, 0),
+	CS(ST_SHARED, QUERY, O_OK, SHARED, 0, 0, 0, 0),
+	CS(ST_SHARED, DUMP, O_OK, SHARED, 0, 0, 0, 0),
+	/* The last sharer keeps the frame: no copy, no zap. */
+	CS(ST_SHARED_LAST, FAULT_WRITE, O_SAME, PRIVATE, 0, 0, 1, -1),
+	CS(ST_SHARED_LAST, MKWRITE, O_OK, PRIVATE, 0, 0, 1, -1),
+	CS(ST_SHARED_LAST, WRITE, O_SAME, PRIVATE, 0, 0, 1, -1),
+	CS(ST_SHARED_LAST, PUNCH, O_OK, ZERO, 0, 1, 0, -1),
 
 	C(ST_COMPRESSED, FAULT_READ, O_EIO, COMPRESSED, false, 0, 0, 0, 0),
 	C(ST_COMPRESSED, FAULT_WRITE, O_EIO, COMPRESSED, false, 0, 0, 0, 0),
@@ -296,6 +354,7 @@ static const struct store_case store_cases[] = {
 	C(ST_COMPRESSED, TRUNCATE, O_EIO, COMPRESSED, false, 0, 0, 0, 0),
 	C(ST_COMPRESSED, TEARDOWN, O_EIO, COMPRESSED, false, 0, 0, 0, 0),
 	C(ST_COMPRESSED, RECLAIM_ZERO, O_OK, COMPRESSED, false, 0, 0, 0, 0),
+	C(ST_COMPRESSED, SHARE, O_OK, COMPRESSED, false, 0, 0, 0, 0),
 	C(ST_COMPRESSED, QUERY, O_OK, COMPRESSED, false, 0, 0, 0, 0),
 	C(ST_COMPRESSED, DUMP, O_OK, COMPRESSED, false, 0, 0, 0, 0),
 
@@ -309,11 +368,13 @@ static const struct store_case store_cases[] = {
 	C(ST_SWAPPED, TRUNCATE, O_EIO, SWAPPED, false, 0, 0, 0, 0),
 	C(ST_SWAPPED, TEARDOWN, O_EIO, SWAPPED, false, 0, 0, 0, 0),
 	C(ST_SWAPPED, RECLAIM_ZERO, O_OK, SWAPPED, false, 0, 0, 0, 0),
+	C(ST_SWAPPED, SHARE, O_OK, SWAPPED, false, 0, 0, 0, 0),
 	C(ST_SWAPPED, QUERY, O_OK, SWAPPED, false, 0, 0, 0, 0),
 	C(ST_SWAPPED, DUMP, O_OK, SWAPPED, false, 0, 0, 0, 0),
 };
 
 #undef C
+#undef CS
 
 static void store_case_desc(const struct store_case *c, char *desc)
 {
@@ -338,15 +399,21 @@ static struct fake_vm *fake_vm_create(struct kunit *test)
 static void fake_vm_destroy(struct fake_vm *f)
 {
 	struct memvirt_range_result res = {};
+	struct page *page;
 	u64 *ptep = fake_ptep(f);
 	u64 pte = memvirt_p2m_read(ptep);
 
-	if (memvirt_pte_state(pte) != MEMVIRT_P2M_PRIVATE && !memvirt_pte_reads_zero(pte)) {
+	if (!memvirt_pte_has_page(pte) && !memvirt_pte_reads_zero(pte)) {
 		memvirt_p2m_lock_gfn(&f->vm.p2m, ptep);
 		memvirt_p2m_set(ptep, 0);
 		memvirt_p2m_unlock_gfn(&f->vm.p2m, ptep);
 	}
 	memvirt_store_range(&f->vm, GFN, GFN + 1, MEMVIRT_OP_TEARDOWN, &res);
+	if (f->other) {		/* the other sharer leaves too */
+		page = f->other->page;
+		memvirt_dedup_frame_put(f->other);
+		put_page(page);
+	}
 	memvirt_p2m_destroy(&f->vm.p2m);
 }
 
@@ -354,7 +421,7 @@ static void memvirt_store_op_on_state(struct kunit *test)
 {
 	const struct store_case *c = test->param_value;
 	struct memvirt_range_result res = {};
-	long resident, pinned_skips;
+	long resident, pinned_skips, shared;
 	struct fake_vm *f;
 	struct page *before;
 	enum outcome out;
@@ -364,6 +431,7 @@ static void memvirt_store_op_on_state(struct kunit *test)
 	fake_set_start(test, f, c->start, &before);
 	resident = atomic_long_read(&f->vm.stats.resident);
 	pinned_skips = atomic_long_read(&f->vm.stats.pinned_skips);
+	shared = atomic_long_read(&f->vm.stats.shared);
 
 	out = fake_do(f, c->op, before, &res);
 
@@ -381,11 +449,14 @@ static void memvirt_store_op_on_state(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, atomic_long_read(&f->vm.stats.pinned_skips) - pinned_skips,
 			(long)c->pinned);
 	KUNIT_EXPECT_EQ(test, atomic_long_read(&f->vm.stats.resident) - resident,
-			(long)(c->allocs - c->freed));
+			(long)(c->resident == RESIDENT_FROM_ALLOCS ? c->allocs - c->freed :
+			       c->resident));
+	KUNIT_EXPECT_EQ(test, atomic_long_read(&f->vm.stats.shared) - shared, (long)c->shared);
 	if (c->start == ST_PRIVATE_PINNED)
 		put_page(before);	/* the pin */
 	fake_vm_destroy(f);
 	KUNIT_EXPECT_EQ(test, atomic_long_read(&f->vm.stats.resident), 0L);
+	KUNIT_EXPECT_EQ(test, atomic_long_read(&f->vm.stats.shared), 0L);
 }
 
 /* Every (state, operation) pair of the table is one of the cases above. */

@@ -17,6 +17,7 @@
 #include <linux/string.h>
 #include <linux/sysfs.h>
 
+#include "dedup/dedup.h"
 #include "module/memvirt.h"
 
 #define MB_SHIFT	(20 - PAGE_SHIFT)	/* MiB <-> pages */
@@ -195,6 +196,131 @@ static const struct attribute_group memvirt_attr_group = {
 };
 
 /*
+ * /sys/kernel/memvirt/dedup/: the sharing scanner's knobs, which wake it,
+ * and the host-wide sharing counters (table-driven, as the VMs' are).
+ */
+/*
+ * The scanner's knobs: unsigned ints of struct memvirt_dedup_knobs in
+ * [@min, @max]; a change wakes the scanner.
+ */
+struct memvirt_dedup_knob {
+	struct kobj_attribute attr;
+	size_t offset;
+	unsigned int min;
+	unsigned int max;
+};
+
+#define to_dedup_knob(a)	container_of(a, struct memvirt_dedup_knob, attr)
+
+static unsigned int *memvirt_dedup_knob_ptr(const struct memvirt_dedup_knob *k)
+{
+	return (void *)&memvirt_dedup_knobs + k->offset;
+}
+
+static ssize_t memvirt_dedup_knob_show(struct kobject *kobj, struct kobj_attribute *attr,
+				       char *buf)
+{
+	return sysfs_emit(buf, "%u\n", READ_ONCE(*memvirt_dedup_knob_ptr(to_dedup_knob(attr))));
+}
+
+static ssize_t memvirt_dedup_knob_store(struct kobject *kobj, struct kobj_attribute *attr,
+					const char *buf, size_t count)
+{
+	const struct memvirt_dedup_knob *k = to_dedup_knob(attr);
+	u64 val;
+	int err;
+
+	if (!capable(CAP_SYS_ADMIN))
+		return -EPERM;
+	err = memvirt_parse_u64(buf, &val);
+	if (err)
+		return err;
+	if (val < k->min || val > k->max)
+		return -EINVAL;
+	WRITE_ONCE(*memvirt_dedup_knob_ptr(k), val);
+	memvirt_dedup_kick();
+	return count;
+}
+
+#define MEMVIRT_DEDUP_KNOB(_name, _min, _max)					\
+	static struct memvirt_dedup_knob memvirt_dedup_knob_##_name = {	\
+		.attr = { .attr = { .name = __stringify(_name), .mode = 0644 },	\
+			  .show = memvirt_dedup_knob_show,			\
+			  .store = memvirt_dedup_knob_store },			\
+		.offset = offsetof(struct memvirt_dedup_knobs, _name),		\
+		.min = (_min), .max = (_max),					\
+	}
+MEMVIRT_DEDUP_KNOB(run, 0, 1);
+MEMVIRT_DEDUP_KNOB(pages_to_scan, 1, MEMVIRT_DEDUP_PAGES_TO_SCAN_MAX);
+MEMVIRT_DEDUP_KNOB(sleep_millisecs, 0, MEMVIRT_DEDUP_SLEEP_MAX);
+MEMVIRT_DEDUP_KNOB(cpu_percent, 1, 100);
+
+struct memvirt_dedup_counter {
+	struct kobj_attribute attr;
+	size_t offset;	/* of an atomic_long_t in struct memvirt_dedup_stats */
+};
+
+static ssize_t memvirt_dedup_counter_show(struct kobject *kobj, struct kobj_attribute *attr,
+					  char *buf)
+{
+	const struct memvirt_dedup_counter *c = container_of(attr, struct memvirt_dedup_counter,
+							     attr);
+
+	return sysfs_emit(buf, "%ld\n",
+			  atomic_long_read((void *)&memvirt_dedup_stats + c->offset));
+}
+
+#define MEMVIRT_DEDUP_COUNTER(_name)						\
+	static struct memvirt_dedup_counter memvirt_dedup_counter_##_name = {	\
+		.attr = { .attr = { .name = __stringify(_name), .mode = 0444 },	\
+			  .show = memvirt_dedup_counter_show },			\
+		.offset = offsetof(struct memvirt_dedup_stats, _name),		\
+	}
+MEMVIRT_DEDUP_COUNTER(shared);
+MEMVIRT_DEDUP_COUNTER(sharing);
+MEMVIRT_DEDUP_COUNTER(zero);
+MEMVIRT_DEDUP_COUNTER(cow_breaks);
+MEMVIRT_DEDUP_COUNTER(pages_scanned);
+MEMVIRT_DEDUP_COUNTER(full_scans);
+MEMVIRT_DEDUP_COUNTER(hint_hits);
+MEMVIRT_DEDUP_COUNTER(false_matches);
+MEMVIRT_DEDUP_COUNTER(pinned_skips);
+
+/* Pages sharing saves: gfns that share, less the frames they share. */
+static ssize_t saved_show(struct kobject *kobj, struct kobj_attribute *attr, char *buf)
+{
+	long shared = atomic_long_read(&memvirt_dedup_stats.shared);
+	long sharing = atomic_long_read(&memvirt_dedup_stats.sharing);
+
+	return sysfs_emit(buf, "%ld\n", max(shared - sharing, 0L));
+}
+
+static struct kobj_attribute memvirt_dedup_attr_saved = __ATTR_RO(saved);
+
+static struct attribute *memvirt_dedup_attrs[] = {
+	&memvirt_dedup_knob_run.attr.attr,
+	&memvirt_dedup_knob_pages_to_scan.attr.attr,
+	&memvirt_dedup_knob_sleep_millisecs.attr.attr,
+	&memvirt_dedup_knob_cpu_percent.attr.attr,
+	&memvirt_dedup_counter_shared.attr.attr,
+	&memvirt_dedup_counter_sharing.attr.attr,
+	&memvirt_dedup_attr_saved.attr,
+	&memvirt_dedup_counter_zero.attr.attr,
+	&memvirt_dedup_counter_cow_breaks.attr.attr,
+	&memvirt_dedup_counter_pages_scanned.attr.attr,
+	&memvirt_dedup_counter_full_scans.attr.attr,
+	&memvirt_dedup_counter_hint_hits.attr.attr,
+	&memvirt_dedup_counter_false_matches.attr.attr,
+	&memvirt_dedup_counter_pinned_skips.attr.attr,
+	NULL
+};
+
+static const struct attribute_group memvirt_dedup_group = {
+	.name = "dedup",
+	.attrs = memvirt_dedup_attrs,
+};
+
+/*
  * Per-VM attributes. Counters are table-driven (@counter: the offset of an
  * atomic_long_t in struct memvirt_vm_stats); so are the policy knobs
  * (@policy: the MEMVIRT_POLICY_* field a store changes).
@@ -257,6 +383,11 @@ MEMVIRT_VM_COUNTER(zero_maps);
 MEMVIRT_VM_COUNTER(cow_breaks);
 MEMVIRT_VM_COUNTER(pinned_skips);
 MEMVIRT_VM_COUNTER(reclaimed);
+MEMVIRT_VM_COUNTER(shared);
+MEMVIRT_VM_COUNTER(pages_scanned);
+MEMVIRT_VM_COUNTER(hint_hits);
+MEMVIRT_VM_COUNTER(false_matches);
+MEMVIRT_VM_COUNTER(zero_merged);
 
 #define MEMVIRT_VM_ATTR_RO(_name)					\
 	static struct memvirt_vm_attribute memvirt_vm_attr_##_name = {	\
@@ -321,6 +452,32 @@ static ssize_t vm_policy_store(struct memvirt_vm *vm, const struct memvirt_vm_at
 	return err ? err : count;
 }
 
+static ssize_t vm_sharing_domain_show(struct memvirt_vm *vm,
+				      const struct memvirt_vm_attribute *a, char *buf)
+{
+	return sysfs_emit(buf, "%llu\n", READ_ONCE(vm->sharing_domain));
+}
+
+/* -EINVAL beyond MEMVIRT_SHARING_DOMAIN_MAX, -EBUSY while the VM shares pages. */
+static ssize_t vm_sharing_domain_store(struct memvirt_vm *vm,
+				       const struct memvirt_vm_attribute *a,
+				       const char *buf, size_t count)
+{
+	u64 val;
+	int err;
+
+	err = memvirt_parse_u64(buf, &val);
+	if (!err)
+		err = memvirt_dedup_set_domain(vm, val);
+	return err ? err : count;
+}
+
+static struct memvirt_vm_attribute memvirt_vm_attr_sharing_domain = {
+	.attr = { .name = "sharing_domain", .mode = 0644 },
+	.show = vm_sharing_domain_show,
+	.store = vm_sharing_domain_store,
+};
+
 #define MEMVIRT_VM_POLICY(_name, _which)					\
 	static struct memvirt_vm_attribute memvirt_vm_attr_##_name = {		\
 		.attr = { .name = __stringify(_name), .mode = 0644 },		\
@@ -343,10 +500,16 @@ static struct attribute *memvirt_vm_attrs[] = {
 	&memvirt_vm_attr_cow_breaks.attr,
 	&memvirt_vm_attr_pinned_skips.attr,
 	&memvirt_vm_attr_reclaimed.attr,
+	&memvirt_vm_attr_shared.attr,
+	&memvirt_vm_attr_pages_scanned.attr,
+	&memvirt_vm_attr_hint_hits.attr,
+	&memvirt_vm_attr_false_matches.attr,
+	&memvirt_vm_attr_zero_merged.attr,
 	&memvirt_vm_attr_p2m_bytes.attr,
 	&memvirt_vm_attr_shares.attr,
 	&memvirt_vm_attr_reservation_mb.attr,
 	&memvirt_vm_attr_limit_mb.attr,
+	&memvirt_vm_attr_sharing_domain.attr,
 	NULL
 };
 ATTRIBUTE_GROUPS(memvirt_vm);
@@ -387,13 +550,18 @@ int memvirt_sysfs_init(void)
 	err = sysfs_create_group(memvirt_kobj, &memvirt_attr_group);
 	if (err)
 		goto out_put_memvirt;
+	err = sysfs_create_group(memvirt_kobj, &memvirt_dedup_group);
+	if (err)
+		goto out_remove_group;
 	memvirt_vms_kobj = kobject_create_and_add("vms", memvirt_kobj);
 	if (!memvirt_vms_kobj) {
 		err = -ENOMEM;
-		goto out_remove_group;
+		goto out_remove_dedup;
 	}
 	return 0;
 
+out_remove_dedup:
+	sysfs_remove_group(memvirt_kobj, &memvirt_dedup_group);
 out_remove_group:
 	sysfs_remove_group(memvirt_kobj, &memvirt_attr_group);
 out_put_memvirt:
@@ -404,6 +572,7 @@ out_put_memvirt:
 void memvirt_sysfs_exit(void)
 {
 	kobject_put(memvirt_vms_kobj);
+	sysfs_remove_group(memvirt_kobj, &memvirt_dedup_group);
 	sysfs_remove_group(memvirt_kobj, &memvirt_attr_group);
 	kobject_put(memvirt_kobj);
 }

@@ -2,7 +2,8 @@
 /*
  * Tracepoints memvirt:*, usable from perf (`perf list 'memvirt:*'`) and
  * tracefs (events/memvirt/). Events are named for what happened
- * (memvirt:fault, memvirt:discard, memvirt:cow_break, memvirt:reclaim), so
+ * (memvirt:fault, memvirt:discard, memvirt:share, memvirt:zero,
+ * memvirt:cow_break, memvirt:reclaim), so
  * their C names are trace_fault(), trace_discard() and so on.
  */
 #undef TRACE_SYSTEM
@@ -61,7 +62,51 @@ TRACE_EVENT(discard,
 		  __entry->start_gfn, __entry->nr_gfns, __entry->freed)
 );
 
-/* A write replaced a read-only frame (today: a zero frame) with a private page. */
+/*
+ * A gfn now names a shared frame (dedup/): @sharers counts it; 1 when a
+ * hint frame has just become a shared frame in place.
+ */
+TRACE_EVENT(share,
+
+	TP_PROTO(u64 vm_id, u64 gfn, unsigned long pfn, unsigned int sharers),
+	TP_ARGS(vm_id, gfn, pfn, sharers),
+	TP_STRUCT__entry(
+		__field(u64, vm_id)
+		__field(u64, gfn)
+		__field(unsigned long, pfn)
+		__field(unsigned int, sharers)
+	),
+	TP_fast_assign(
+		__entry->vm_id = vm_id;
+		__entry->gfn = gfn;
+		__entry->pfn = pfn;
+		__entry->sharers = sharers;
+	),
+	TP_printk("vm=%llu gfn=0x%llx pfn=0x%lx sharers=%u", __entry->vm_id, __entry->gfn,
+		  __entry->pfn, __entry->sharers)
+);
+
+/* A sharing pass found an all-zero page and freed it: the gfn is ZERO. */
+TRACE_EVENT(zero,
+
+	TP_PROTO(u64 vm_id, u64 gfn),
+	TP_ARGS(vm_id, gfn),
+	TP_STRUCT__entry(
+		__field(u64, vm_id)
+		__field(u64, gfn)
+	),
+	TP_fast_assign(
+		__entry->vm_id = vm_id;
+		__entry->gfn = gfn;
+	),
+	TP_printk("vm=%llu gfn=0x%llx", __entry->vm_id, __entry->gfn)
+);
+
+/*
+ * A write replaced a read-only frame with a private page: a zero frame
+ * (@state ZERO or BALLOONED) or a shared frame (SHARED; its last sharer
+ * keeps the frame itself).
+ */
 TRACE_EVENT(cow_break,
 
 	TP_PROTO(u64 vm_id, u64 gfn, unsigned int state),

@@ -35,6 +35,7 @@
 #include <linux/sizes.h>
 #include <linux/workqueue.h>
 
+#include "dedup/dedup.h"
 #include "module/memvirt.h"
 #include "module/trace.h"
 
@@ -63,9 +64,9 @@ static u64 memvirt_vm_commit_limit(void)
 u64 memvirt_vm_zero_pages(struct memvirt_vm *vm)
 {
 	u64 pages = memvirt_vm_pages(vm);
-	u64 resident = atomic_long_read(&vm->stats.resident);
+	u64 held = atomic_long_read(&vm->stats.resident) + atomic_long_read(&vm->stats.shared);
 
-	return pages > resident ? pages - resident : 0;
+	return pages > held ? pages - held : 0;
 }
 
 /* Does byte @c appear as itself in names shown to people? */
@@ -246,15 +247,66 @@ bool memvirt_vm_begin_work(struct memvirt_vm *vm)
 	return false;
 }
 
+/*
+ * memvirt_vm_begin_work() that does not wait: for a user that already works
+ * on another VM (the sharing pass reaching a hint frame of another VM), for
+ * whom waiting behind a teardown queued on this VM could close a cycle.
+ */
+bool memvirt_vm_try_begin_work(struct memvirt_vm *vm)
+{
+	if (!down_read_trylock(&vm->lifetime))
+		return false;
+	if (!vm->dying)
+		return true;
+	up_read(&vm->lifetime);
+	return false;
+}
+
 void memvirt_vm_end_work(struct memvirt_vm *vm)
 {
 	up_read(&vm->lifetime);
 }
 
+/*
+ * The VM with id @id (or, for memvirt_vm_next_get(), the one with the
+ * smallest id at least @id), with a reference for the caller; NULL if there
+ * is none. Ids are taken before the VM joins the list, so the list is not
+ * quite in id order: every entry is looked at (max_vms bounds them).
+ * Background users (the sharing scanner) then call memvirt_vm_begin_work().
+ */
+static struct memvirt_vm *memvirt_vm_lookup_get(u64 id, bool exact)
+{
+	struct memvirt_vm *vm, *found = NULL;
+
+	mutex_lock(&memvirt_vms_lock);
+	list_for_each_entry(vm, &memvirt_vms, node) {
+		if (vm->id == id) {
+			found = vm;
+			break;
+		}
+		if (!exact && vm->id > id && (!found || vm->id < found->id))
+			found = vm;
+	}
+	if (found)
+		memvirt_vm_get(found);
+	mutex_unlock(&memvirt_vms_lock);
+	return found;
+}
+
+struct memvirt_vm *memvirt_vm_find_get(u64 id)
+{
+	return memvirt_vm_lookup_get(id, true);
+}
+
+struct memvirt_vm *memvirt_vm_next_get(u64 id)
+{
+	return memvirt_vm_lookup_get(id, false);
+}
+
 /* Modes MEMVIRT_IOC_RECLAIM knows; later mechanisms add theirs here. */
 static bool memvirt_vm_reclaim_mode_is_valid(u64 mode)
 {
-	return mode == MEMVIRT_RECLAIM_ZERO;
+	return mode == MEMVIRT_RECLAIM_ZERO || mode == MEMVIRT_RECLAIM_SHARE;
 }
 
 /**
@@ -276,12 +328,22 @@ int memvirt_vm_reclaim(struct memvirt_vm *vm, u64 start, u64 end, u64 mode,
 
 	if (!memvirt_vm_reclaim_mode_is_valid(mode))
 		return -EINVAL;
-	err = memvirt_store_range(vm, start, end, MEMVIRT_OP_RECLAIM_ZERO, &this);
-	atomic_long_add(this.done, &vm->stats.reclaimed);
+	if (mode == MEMVIRT_RECLAIM_SHARE) {
+		/* Counts its own reclaimed pages, as the scanner does. */
+		err = memvirt_dedup_pass(vm, start, end, &this.merged, &this.zeroed,
+					 &this.scanned, &this.pinned);
+		this.done = this.merged + this.zeroed;
+	} else {
+		err = memvirt_store_range(vm, start, end, MEMVIRT_OP_RECLAIM_ZERO, &this);
+		atomic_long_add(this.done, &vm->stats.reclaimed);
+		this.zeroed = this.done;
+	}
 	trace_reclaim(vm->id, mode, start, end - start, this.scanned, this.done, this.pinned);
 	res->scanned += this.scanned;
 	res->done += this.done;
 	res->pinned += this.pinned;
+	res->merged += this.merged;
+	res->zeroed += this.zeroed;
 	return err;
 }
 

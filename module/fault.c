@@ -32,8 +32,9 @@
  * it asks the store: a private page that the P2M still names is marked
  * dirty and returned locked; a zero frame gets copy-on-write broken (a
  * private page replaces it, the read-only mapping is zapped) and the fault
- * is retried, as it is when the gfn changed meanwhile. Shared frames will
- * be broken the same way.
+ * is retried, as it is when the gfn changed meanwhile. A shared frame
+ * (dedup/) is broken the same way, except that its last sharer keeps the
+ * frame as its private page and the write goes ahead at once.
  *
  * read() and write() never copy to or from user memory while holding the
  * invalidate_lock or a gfn lock with page faults enabled: the user buffer may

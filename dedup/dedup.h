@@ -110,6 +110,9 @@ int memvirt_dedup_init(void);
 void memvirt_dedup_exit(void);
 int memvirt_dedup_pass(struct memvirt_vm *vm, u64 start, u64 end, u64 *merged, u64 *zeroed,
 		       u64 *scanned, u64 *pinned);
+void memvirt_dedup_lock(void);
+void memvirt_dedup_unlock(void);
+int __memvirt_dedup_set_domain(struct memvirt_vm *vm, u64 domain);
 int memvirt_dedup_set_domain(struct memvirt_vm *vm, u64 domain);
 struct memvirt_frame *memvirt_frame_of(struct page *page);
 struct memvirt_frame *memvirt_dedup_frame_create(struct page *page, u64 realm, u64 hash,

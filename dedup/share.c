@@ -458,31 +458,56 @@ int memvirt_dedup_pass(struct memvirt_vm *vm, u64 start, u64 end, u64 *merged, u
 	return err;
 }
 
+/*
+ * A change of sharing domain is atomic against sharing passes: callers
+ * hold the pass lock from the check to the end of their update.
+ */
+void memvirt_dedup_lock(void)
+{
+	mutex_lock(&memvirt_dedup_pass_lock);
+}
+
+void memvirt_dedup_unlock(void)
+{
+	mutex_unlock(&memvirt_dedup_pass_lock);
+}
+
 /**
- * memvirt_dedup_set_domain - move a VM to sharing domain @domain.
+ * __memvirt_dedup_set_domain - move a VM to sharing domain @domain.
  * @vm: the VM.
  * @domain: MEMVIRT_SHARING_PRIVATE, or 1..MEMVIRT_SHARING_DOMAIN_MAX.
+ *
+ * Caller holds memvirt_dedup_lock(); setting the old domain back before
+ * dropping it cannot fail.
  *
  * Return: 0; -EINVAL out of range; -EBUSY if the VM shares pages now
  * (they belong to its old domain, and it must not keep them).
  */
-int memvirt_dedup_set_domain(struct memvirt_vm *vm, u64 domain)
+int __memvirt_dedup_set_domain(struct memvirt_vm *vm, u64 domain)
 {
 	long shared;
-	int err = 0;
 
+	lockdep_assert_held(&memvirt_dedup_pass_lock);
 	if (domain > MEMVIRT_SHARING_DOMAIN_MAX)
 		return -EINVAL;
-	mutex_lock(&memvirt_dedup_pass_lock);
 	shared = atomic_long_read(&vm->stats.shared);
 	if (domain != vm->sharing_domain && shared) {
 		pr_info_ratelimited("vm %llu (%s): sharing domain stays %llu: %ld gfns share frames of it; set the domain before the guest runs\n",
 				    vm->id, vm->name, vm->sharing_domain, shared);
-		err = -EBUSY;
-	} else {
-		WRITE_ONCE(vm->sharing_domain, domain);
+		return -EBUSY;
 	}
-	mutex_unlock(&memvirt_dedup_pass_lock);
+	WRITE_ONCE(vm->sharing_domain, domain);
+	return 0;
+}
+
+/* __memvirt_dedup_set_domain() on its own. */
+int memvirt_dedup_set_domain(struct memvirt_vm *vm, u64 domain)
+{
+	int err;
+
+	memvirt_dedup_lock();
+	err = __memvirt_dedup_set_domain(vm, domain);
+	memvirt_dedup_unlock();
 	return err;
 }
 

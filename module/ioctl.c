@@ -181,31 +181,38 @@ static long memvirt_ioctl_get_policy(struct memvirt_vm *vm, union memvirt_ioctl_
 }
 
 /*
- * The sharing domain is set first: it is the field that may be refused
- * for the VM's state (-EBUSY) rather than for its value.
+ * All named fields change, or none: the sharing domain, the one field
+ * that may be refused for the VM's state (-EBUSY), is set under the
+ * sharing pass lock and set back if the others are refused.
  */
 static long memvirt_ioctl_set_policy(struct memvirt_vm *vm, union memvirt_ioctl_arg *arg)
 {
 	struct memvirt_policy *p = &arg->policy;
-	u64 limit;
-	int err;
+	bool domain = p->flags & MEMVIRT_POLICY_SHARING_DOMAIN;
+	u64 limit, old_domain = 0;
+	int err = 0;
 
 	if ((p->flags & MEMVIRT_POLICY_RESERVATION) && !PAGE_ALIGNED(p->reservation_bytes))
 		return -EINVAL;
 	if ((p->flags & MEMVIRT_POLICY_LIMIT) && p->limit_bytes != MEMVIRT_LIMIT_NONE &&
 	    !PAGE_ALIGNED(p->limit_bytes))
 		return -EINVAL;
-	if ((p->flags & MEMVIRT_POLICY_SHARING_DOMAIN) &&
-	    p->sharing_domain > MEMVIRT_SHARING_DOMAIN_MAX)
-		return -EINVAL;
-	if (p->flags & MEMVIRT_POLICY_SHARING_DOMAIN) {
-		err = memvirt_dedup_set_domain(vm, p->sharing_domain);
-		if (err)
-			return err;
-	}
 	limit = p->limit_bytes == MEMVIRT_LIMIT_NONE ? U64_MAX : p->limit_bytes >> PAGE_SHIFT;
-	return memvirt_vm_set_policy(vm, p->flags & ~MEMVIRT_POLICY_SHARING_DOMAIN, p->shares,
-				     p->reservation_bytes >> PAGE_SHIFT, limit);
+	if (domain) {
+		memvirt_dedup_lock();
+		old_domain = vm->sharing_domain;
+		err = __memvirt_dedup_set_domain(vm, p->sharing_domain);
+	}
+	if (!err)
+		err = memvirt_vm_set_policy(vm, p->flags & ~MEMVIRT_POLICY_SHARING_DOMAIN,
+					    p->shares, p->reservation_bytes >> PAGE_SHIFT,
+					    limit);
+	if (domain) {
+		if (err)
+			WRITE_ONCE(vm->sharing_domain, old_domain);
+		memvirt_dedup_unlock();
+	}
+	return err;
 }
 
 static long memvirt_ioctl_reclaim(struct memvirt_vm *vm, union memvirt_ioctl_arg *arg)

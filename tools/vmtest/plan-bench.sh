@@ -6,4 +6,5 @@ cat <<'PLAN'
 step -t 60 load 'insmod /memvirt/memvirt.ko && mkdir -p /run/memvirt && mount -t memvirtfs memvirt /run/memvirt'
 step -t 1500 fault_bench '/tests/fault_bench'
 step -t 1500 reclaim_bench '/tests/reclaim_bench'
+step -t 600 dedup_bench '/tests/dedup_bench'
 PLAN

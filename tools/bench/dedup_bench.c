@@ -42,9 +42,13 @@
  *              MEMVIRT_GFN_SHARED in MEMVIRT_IOC_QUERY_RANGE, KSM: KPF_KSM
  *              in /proc/kpageflags); first touch: the same over pages of
  *              guest 0 nothing ever touched.
- * Memvirt runs first, then KSM, each torn down before the next (files
- * removed; KSM: VMs unmapped and run=2). The table shows both side by side
- * with memvirt/ksm, and the last line is fixed-format (one line):
+ * The mixed scenario is scanned -e times (default 3) by each scanner,
+ * alternating, memvirt first; slowdown and cow are measured after the
+ * first scan; then the identical scenario once by each. Every fleet is torn
+ * down before the next (files removed; KSM: VMs unmapped and run=2). The
+ * table shows both side by side with memvirt/ksm (medians over the scans),
+ * each scan's counters are on a "#" line before it, and the last line is
+ * fixed-format (one line):
  *   bench: dedup guests=N mib=M memvirt_merged_per_cpu_s=X
  *          ksm_merged_per_cpu_s=X memvirt_steady_s=X ksm_steady_s=X
  *          memvirt_saved_pct=X ksm_saved_pct=X identical10_saved_pct=X
@@ -90,6 +94,7 @@
 #define DEFAULT_PAGES	1000
 #define DEFAULT_SLEEP	20
 #define DEFAULT_REPS	5
+#define DEFAULT_SCANS	3
 #define DEFAULT_LOOPS	16
 #define DEFAULT_TIMEOUT	120
 #define RUN_TIMEOUT	300
@@ -117,23 +122,30 @@ static const struct {
 };
 
 /* One scan to steady state. */
-struct scan {
-	bool done;		/* measured */
+struct one {
 	bool steady;		/* reached steady state before the timeout */
 	u64 merged;
 	u64 cpu_ns;
 	u64 steady_ns;
 	u64 scans;		/* full scans until stopped */
+};
+
+/* The scans of one scenario on one system. */
+struct scan {
+	int n;
+	struct one r[MAX_REPS];
 	u64 expected;		/* pages the content allows to merge */
 	u64 pages;		/* content pages of all guests */
 };
+
+enum fig { FIG_MERGED, FIG_CPU_S, FIG_PER_CPU_S, FIG_STEADY_S, FIG_SCANS, FIG_SAVED_PCT };
 
 struct bench {
 	int guests;
 	u64 content;		/* bytes of content per guest */
 	int ident_pct, zero_pct;
 	u64 pages_to_scan, sleep_ms;
-	int reps, loops;
+	int reps, loops, scan_reps;
 	unsigned int timeout_s;
 	bool avail[NR_SYS];
 	struct scan scan[NR_SYS][NR_SCEN];
@@ -456,6 +468,8 @@ fail:
 
 /* ---- measurements ---- */
 
+static double one_fig(const struct scan *sc, const struct one *o, enum fig f);
+
 static double secs(u64 ns)
 {
 	return ns / 1e9;
@@ -465,10 +479,10 @@ static double secs(u64 ns)
  * Switch the scanner of @s on and follow it until two full scans pass
  * without a change of the pages merged (or the timeout); leaves it on.
  */
-static int scan_to_steady(struct bench *b, enum sys s, struct scan *sc)
+static int scan_to_steady(struct bench *b, enum sys s, struct one *sc)
 {
 	const char *dir = sys_info[s].dir, *th = sys_info[s].thread;
-	u64 m0, m, last, fs, fs_last, t0, now, t_last;
+	u64 m0, m, last, fs, fs0, fs_last, t0, now, t_last;
 	long long cpu0, cpu, cpu_last;
 	struct timespec ts = { 0, POLL_MS * 1000000L };
 
@@ -485,7 +499,7 @@ static int scan_to_steady(struct bench *b, enum sys s, struct scan *sc)
 		cpu0 = 0;
 	cpu_last = cpu0;
 	last = m0;
-	fs_last = fs;
+	fs0 = fs_last = fs;
 	for (;;) {
 		nanosleep(&ts, NULL);
 		now = vmm_now_ns();
@@ -516,15 +530,50 @@ static int scan_to_steady(struct bench *b, enum sys s, struct scan *sc)
 		if (now - t0 > (u64)b->timeout_s * 1000000000ULL)
 			break;
 	}
-	sc->done = true;
 	sc->merged = last > m0 ? last - m0 : 0;
 	sc->cpu_ns = cpu_last - cpu0;
 	sc->steady_ns = t_last - t0;
-	sc->scans = fs;
+	sc->scans = fs - fs0;
 	if (!sc->steady)
 		printf("# %s: no steady state within %u s (%llu merged, last change at %.1f s)\n",
 		       sys_names[s], b->timeout_s, sc->merged, secs(sc->steady_ns));
 	return 0;
+}
+
+/* One "#" line of the scanner's counters at steady state, for diagnosis. */
+static void print_counters(enum sys s)
+{
+	static const char *const names[NR_SYS][10] = {
+		[SYS_MEMVIRT] = { "shared", "sharing", "saved", "zero", "pages_scanned",
+				  "full_scans", "hint_hits", "false_matches",
+				  "pinned_skips", NULL },
+		[SYS_KSM] = { "pages_shared", "pages_sharing", "pages_unshared",
+			      "pages_volatile", "full_scans", "ksm_zero_pages", NULL },
+	};
+	char line[256], buf[1024];
+	size_t len = 0;
+	FILE *f;
+	u64 v;
+	int i;
+
+	buf[0] = '\0';
+	for (i = 0; names[s][i] && len < sizeof(buf); i++)
+		if (!read_u64(sys_info[s].dir, names[s][i], &v))
+			len += snprintf(buf + len, sizeof(buf) - len, " %s=%llu",
+					names[s][i], v);
+	/* memvirt's table statistics: "key value" lines */
+	f = s == SYS_MEMVIRT ? fopen("/sys/kernel/debug/memvirt/dedup", "re") : NULL;
+	while (f && fgets(line, sizeof(line), f) && len < sizeof(buf)) {
+		char *sp = strchr(line, ' ');
+
+		line[strcspn(line, "\n")] = '\0';
+		if (sp)
+			*sp = '=';
+		len += snprintf(buf + len, sizeof(buf) - len, " %s", line);
+	}
+	if (f)
+		fclose(f);
+	printf("# %s counters:%s\n", sys_names[s], buf);
 }
 
 /* Guest 0 reads its content -l times: wall ns, or 0 on failure. */
@@ -697,7 +746,10 @@ static void scanner_reset(enum sys s)
 	knob(s, "run", 0);
 }
 
-/* One scenario on one system; the mixed one also measures slowdown, cow. */
+/*
+ * One scan of a scenario on one system; the first of the mixed one also
+ * measures slowdown and cow.
+ */
 static int measure(struct bench *b, enum sys s, enum scen sc)
 {
 	static struct guest gs[MAX_GUESTS];
@@ -705,18 +757,29 @@ static int measure(struct bench *b, enum sys s, enum scen sc)
 	int ip = sc == SCEN_IDENT ? IDENT_PCT : b->ident_pct;
 	int zp = sc == SCEN_IDENT ? 0 : b->zero_pct;
 	struct scan *r = &b->scan[s][sc];
+	bool first = !r->n;
+	struct one *o;
 	u64 t0 = vmm_now_ns();
 	int err;
 
-	printf("# %s %s: %d guests x %llu MiB, %d%% identical, %d%% zero\n",
-	       sys_names[s], scen_names[sc], n, b->content / MIB, ip, zp);
+	printf("# %s %s %d: %d guests x %llu MiB, %d%% identical, %d%% zero\n",
+	       sys_names[s], scen_names[sc], r->n + 1, n, b->content / MIB, ip, zp);
 	scanner_reset(s);
 	if (fleet_create(b, s, gs, n, ip, zp))
 		return -EIO;
 	r->pages = n * content_pages(b);
 	r->expected = expected_merged(n, content_pages(b), ip, zp);
-	err = scan_to_steady(b, s, r);
-	if (!err && sc == SCEN_MIXED) {
+	err = scan_to_steady(b, s, &r->r[r->n]);
+	if (!err) {
+		o = &r->r[r->n++];
+		printf("# %s %s %d: merged=%llu cpu_s=%.2f merged_per_cpu_s=%.0f steady_s=%.1f%s full_scans=%llu saved_pct=%.1f\n",
+		       sys_names[s], scen_names[sc], r->n, o->merged, secs(o->cpu_ns),
+		       one_fig(r, o, FIG_PER_CPU_S), secs(o->steady_ns),
+		       o->steady ? "" : " (not steady)", o->scans,
+		       one_fig(r, o, FIG_SAVED_PCT));
+	}
+	print_counters(s);
+	if (!err && sc == SCEN_MIXED && first) {
 		if (measure_slowdown(b, s, gs[0].vm)) {
 			fprintf(stderr, "dedup_bench: %s: slowdown run failed\n",
 				sys_names[s]);
@@ -731,7 +794,7 @@ static int measure(struct bench *b, enum sys s, enum scen sc)
 	knob(s, "run", 0);
 	fleet_destroy(gs, n);
 	scanner_reset(s);
-	printf("# %s %s: %.0f s\n", sys_names[s], scen_names[sc],
+	printf("# %s %s %d: %.0f s\n", sys_names[s], scen_names[sc], r->n,
 	       secs(vmm_now_ns() - t0));
 	return err;
 }
@@ -776,19 +839,36 @@ static int knobs_set(struct bench *b, enum sys s)
 
 /* ---- output ---- */
 
-static double per_cpu_s(const struct scan *sc)
+/* A figure of one scan, or -1 if it has none. */
+static double one_fig(const struct scan *sc, const struct one *o, enum fig f)
 {
-	return sc->done && sc->cpu_ns ? sc->merged / secs(sc->cpu_ns) : -1;
+	switch (f) {
+	case FIG_MERGED:
+		return o->merged;
+	case FIG_CPU_S:
+		return secs(o->cpu_ns);
+	case FIG_PER_CPU_S:
+		return o->cpu_ns ? o->merged / secs(o->cpu_ns) : -1;
+	case FIG_STEADY_S:
+		return o->steady ? secs(o->steady_ns) : -1;
+	case FIG_SCANS:
+		return o->scans;
+	case FIG_SAVED_PCT:
+		return sc->pages ? 100.0 * o->merged / sc->pages : -1;
+	}
+	return -1;
 }
 
-static double saved_pct(const struct scan *sc)
+/* Median of a figure over the scans that have it, or -1. */
+static double fig(const struct scan *sc, enum fig f)
 {
-	return sc->done && sc->pages ? 100.0 * sc->merged / sc->pages : -1;
-}
+	double v[MAX_REPS];
+	int i, k = 0;
 
-static double steady_s(const struct scan *sc)
-{
-	return sc->done && sc->steady ? secs(sc->steady_ns) : -1;
+	for (i = 0; i < sc->n; i++)
+		if (one_fig(sc, &sc->r[i], f) >= 0)
+			v[k++] = one_fig(sc, &sc->r[i], f);
+	return median_of(v, k);
 }
 
 static double slowdown_pct(struct bench *b, enum sys s)
@@ -822,13 +902,28 @@ static void row(const char *name, double m, double k, const char *f,
 		printf("%14s\n", quot ? "n/a" : "");
 }
 
+/* Memvirt's and KSM's median of a figure of scenario @sc: one table row. */
+static void fig_row(struct bench *b, const char *name, enum scen sc, enum fig f,
+		    const char *format, bool quot)
+{
+	row(name, fig(&b->scan[SYS_MEMVIRT][sc], f), fig(&b->scan[SYS_KSM][sc], f),
+	    format, 0, quot);
+}
+
+/* What the content of @sc allows to save, in percent, if it was measured. */
+static void possible_row(struct bench *b, enum scen sc)
+{
+	struct scan *e = &b->scan[SYS_MEMVIRT][sc];
+
+	if (!e->n)
+		e = &b->scan[SYS_KSM][sc];
+	if (e->n && e->pages)
+		printf("%-28s%14.1f%14.1f  (what the content allows)\n", "  possible %",
+		       100.0 * e->expected / e->pages, 100.0 * e->expected / e->pages);
+}
+
 static void print_table(struct bench *b)
 {
-	struct scan *mm = &b->scan[SYS_MEMVIRT][SCEN_MIXED];
-	struct scan *km = &b->scan[SYS_KSM][SCEN_MIXED];
-	struct scan *mi = &b->scan[SYS_MEMVIRT][SCEN_IDENT];
-	struct scan *ki = &b->scan[SYS_KSM][SCEN_IDENT];
-	struct scan *e = mm->done ? mm : km, *ei = mi->done ? mi : ki;
 	double on[NR_SYS], off[NR_SYS];
 	int s;
 
@@ -836,30 +931,22 @@ static void print_table(struct bench *b)
 		on[s] = median_of(b->on_ns[s], b->n_slow[s]);
 		off[s] = median_of(b->off_ns[s], b->n_slow[s]);
 	}
-	printf("dedup_bench: %d guests x %llu MiB (%d%% identical, %d%% zero, %d%% unique), pages_to_scan=%llu sleep_millisecs=%llu\n",
+	printf("dedup_bench: %d guests x %llu MiB (%d%% identical, %d%% zero, %d%% unique), pages_to_scan=%llu sleep_millisecs=%llu, medians of %d scans\n",
 	       b->guests, b->content / MIB, b->ident_pct, b->zero_pct,
-	       100 - b->ident_pct - b->zero_pct, b->pages_to_scan, b->sleep_ms);
+	       100 - b->ident_pct - b->zero_pct, b->pages_to_scan, b->sleep_ms,
+	       b->scan_reps);
 	printf("%-28s%14s%14s%14s\n", "", "memvirt", "ksm", "memvirt/ksm");
-	row("merged pages", mm->done ? (double)mm->merged : -1,
-	    km->done ? (double)km->merged : -1,
-	    "%.0f", 0, true);
-	row("scanner cpu s", mm->done ? secs(mm->cpu_ns) : -1,
-	    km->done ? secs(km->cpu_ns) : -1, "%.2f", 0, true);
-	row("merged per cpu s", per_cpu_s(mm), per_cpu_s(km), "%.0f", 0, true);
-	row("steady state s", steady_s(mm), steady_s(km), "%.1f", 0, true);
-	row("full scans", mm->done ? (double)mm->scans : -1,
-	    km->done ? (double)km->scans : -1,
-	    "%.0f", 0, false);
-	row("saved % of guest RAM", saved_pct(mm), saved_pct(km), "%.1f", 0, true);
-	if (e->done)
-		printf("%-28s%14.1f  (what the content allows)\n", "  possible %",
-		       100.0 * e->expected / e->pages);
-	row("identical10: saved %", saved_pct(mi), saved_pct(ki), "%.1f", 0, true);
-	if (ei->done)
-		printf("%-28s%14.1f  (what the content allows)\n", "  possible %",
-		       100.0 * ei->expected / ei->pages);
-	row("identical10: merged/cpu s", per_cpu_s(mi), per_cpu_s(ki), "%.0f", 0, true);
-	row("identical10: steady s", steady_s(mi), steady_s(ki), "%.1f", 0, true);
+	fig_row(b, "merged pages", SCEN_MIXED, FIG_MERGED, "%.0f", true);
+	fig_row(b, "scanner cpu s", SCEN_MIXED, FIG_CPU_S, "%.2f", true);
+	fig_row(b, "merged per cpu s", SCEN_MIXED, FIG_PER_CPU_S, "%.0f", true);
+	fig_row(b, "steady state s", SCEN_MIXED, FIG_STEADY_S, "%.1f", true);
+	fig_row(b, "full scans", SCEN_MIXED, FIG_SCANS, "%.0f", false);
+	fig_row(b, "saved % of guest RAM", SCEN_MIXED, FIG_SAVED_PCT, "%.1f", true);
+	possible_row(b, SCEN_MIXED);
+	fig_row(b, "identical10: saved %", SCEN_IDENT, FIG_SAVED_PCT, "%.1f", true);
+	possible_row(b, SCEN_IDENT);
+	fig_row(b, "identical10: merged/cpu s", SCEN_IDENT, FIG_PER_CPU_S, "%.0f", true);
+	fig_row(b, "identical10: steady s", SCEN_IDENT, FIG_STEADY_S, "%.1f", true);
 	row("guest run, scanner on ms", on[0] / 1e6, on[1] / 1e6, "%.0f", 0, true);
 	row("guest run, scanner off ms", off[0] / 1e6, off[1] / 1e6, "%.0f", 0, true);
 	row("guest slowdown %", slowdown_pct(b, SYS_MEMVIRT),
@@ -884,17 +971,17 @@ static void print_machine(struct bench *b)
 {
 	struct scan *mm = &b->scan[SYS_MEMVIRT][SCEN_MIXED];
 	struct scan *km = &b->scan[SYS_KSM][SCEN_MIXED];
-	double mr = per_cpu_s(mm), kr = per_cpu_s(km);
-	char v[15][32];
+	double mr = fig(mm, FIG_PER_CPU_S), kr = fig(km, FIG_PER_CPU_S);
+	char v[14][32];
 
 	fmt(v[0], 32, mr, 0, "%.0f");
 	fmt(v[1], 32, kr, 0, "%.0f");
-	fmt(v[2], 32, steady_s(mm), 0, "%.1f");
-	fmt(v[3], 32, steady_s(km), 0, "%.1f");
-	fmt(v[4], 32, saved_pct(mm), 0, "%.1f");
-	fmt(v[5], 32, saved_pct(km), 0, "%.1f");
-	fmt(v[6], 32, saved_pct(&b->scan[SYS_MEMVIRT][SCEN_IDENT]), 0, "%.1f");
-	fmt(v[7], 32, saved_pct(&b->scan[SYS_KSM][SCEN_IDENT]), 0, "%.1f");
+	fmt(v[2], 32, fig(mm, FIG_STEADY_S), 0, "%.1f");
+	fmt(v[3], 32, fig(km, FIG_STEADY_S), 0, "%.1f");
+	fmt(v[4], 32, fig(mm, FIG_SAVED_PCT), 0, "%.1f");
+	fmt(v[5], 32, fig(km, FIG_SAVED_PCT), 0, "%.1f");
+	fmt(v[6], 32, fig(&b->scan[SYS_MEMVIRT][SCEN_IDENT], FIG_SAVED_PCT), 0, "%.1f");
+	fmt(v[7], 32, fig(&b->scan[SYS_KSM][SCEN_IDENT], FIG_SAVED_PCT), 0, "%.1f");
 	fmt(v[8], 32, slowdown_pct(b, SYS_MEMVIRT), -1e8, "%.1f");
 	fmt(v[9], 32, slowdown_pct(b, SYS_KSM), -1e8, "%.1f");
 	fmt(v[10], 32, b->cow_ns[SYS_MEMVIRT], 0, "%.0f");
@@ -943,9 +1030,11 @@ static int probe(struct bench *b)
 
 static int run(struct bench *b)
 {
-	int s, sc, err = 0;
+	int s, sc, rep, err = 0;
 
-	for (sc = 0; sc < NR_SCEN; sc++) {
+	/* The mixed scenario -e times, then the identical one once. */
+	for (rep = 0; rep <= b->scan_reps; rep++) {
+		sc = rep < b->scan_reps ? SCEN_MIXED : SCEN_IDENT;
 		for (s = 0; s < NR_SYS; s++) {
 			if (!b->avail[s])
 				continue;
@@ -967,19 +1056,20 @@ static int run(struct bench *b)
 static void print_usage(const char *prog)
 {
 	fprintf(stderr,
-		"usage: %s [-n guests] [-m MiB] [-i pct] [-z pct] [-p pages] [-s ms] [-r reps] [-l loops] [-t timeout_s]\n"
+		"usage: %s [-n guests] [-m MiB] [-i pct] [-z pct] [-p pages] [-s ms] [-e scans] [-r reps] [-l loops] [-t timeout_s]\n"
 		"  -n  guests of the mixed scenario, 2..%d (default %d)\n"
 		"  -m  content per guest (default %d MiB)\n"
 		"  -i  identical pages, percent (default %d)\n"
 		"  -z  zero pages, percent (default %d); the rest is unique\n"
 		"  -p  pages_to_scan of both scanners (default %d)\n"
 		"  -s  sleep_millisecs of both scanners (default %d)\n"
+		"  -e  scans of the mixed scenario per scanner, 1..%d (default %d)\n"
 		"  -r  slowdown repetitions, 1..%d (default %d)\n"
 		"  -l  content reads per guest run of the slowdown (default %d)\n"
 		"  -t  most seconds to wait for steady state (default %d)\n",
 		prog, MAX_GUESTS, DEFAULT_GUESTS, DEFAULT_MIB, DEFAULT_IDENT,
 		DEFAULT_ZERO, DEFAULT_PAGES, DEFAULT_SLEEP, MAX_REPS,
-		DEFAULT_REPS, DEFAULT_LOOPS, DEFAULT_TIMEOUT);
+		DEFAULT_SCANS, MAX_REPS, DEFAULT_REPS, DEFAULT_LOOPS, DEFAULT_TIMEOUT);
 	exit(2);
 }
 
@@ -994,9 +1084,10 @@ static void parse_args(struct bench *b, int argc, char **argv)
 	b->pages_to_scan = DEFAULT_PAGES;
 	b->sleep_ms = DEFAULT_SLEEP;
 	b->reps = DEFAULT_REPS;
+	b->scan_reps = DEFAULT_SCANS;
 	b->loops = DEFAULT_LOOPS;
 	b->timeout_s = DEFAULT_TIMEOUT;
-	while ((opt = getopt(argc, argv, "n:m:i:z:p:s:r:l:t:h")) != -1) {
+	while ((opt = getopt(argc, argv, "n:m:i:z:p:s:e:r:l:t:h")) != -1) {
 		switch (opt) {
 		case 'n':
 			b->guests = atoi(optarg);
@@ -1016,6 +1107,9 @@ static void parse_args(struct bench *b, int argc, char **argv)
 		case 's':
 			b->sleep_ms = strtoull(optarg, NULL, 0);
 			break;
+		case 'e':
+			b->scan_reps = atoi(optarg);
+			break;
 		case 'r':
 			b->reps = atoi(optarg);
 			break;
@@ -1033,7 +1127,8 @@ static void parse_args(struct bench *b, int argc, char **argv)
 	    b->ident_pct < 0 || b->zero_pct < 0 ||
 	    b->ident_pct + b->zero_pct > 100 || !b->pages_to_scan ||
 	    b->pages_to_scan > 1048576 || b->sleep_ms > 60000 || b->reps < 1 ||
-	    b->reps > MAX_REPS || b->loops < 1 || !b->timeout_s)
+	    b->reps > MAX_REPS || b->scan_reps < 1 || b->scan_reps > MAX_REPS ||
+	    b->loops < 1 || !b->timeout_s)
 		print_usage(argv[0]);
 	b->content = (u64)mib * MIB;
 }

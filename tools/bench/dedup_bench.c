@@ -316,23 +316,42 @@ static u64 task_cpu_ns(const char *pid)
 	return ns;
 }
 
-/* Summed CPU time of the threads named @name; -1 if there is none. */
-static long long thread_cpu_ns(const char *name)
+#define MAX_THREADS	8
+
+/* The scanning threads of a system, found once: polling reads only them. */
+struct threads {
+	int n;
+	char pid[MAX_THREADS][16];
+};
+
+/* Find the threads named @name (a walk of /proc); how many. */
+static int threads_find(struct threads *t, const char *name)
 {
-	long long sum = -1;
 	struct dirent *d;
 	DIR *dir = opendir("/proc");
 
+	t->n = 0;
 	if (!dir)
-		return -1;
-	while ((d = readdir(dir))) {
+		return 0;
+	while ((d = readdir(dir)) && t->n < MAX_THREADS) {
 		if (d->d_name[0] < '0' || d->d_name[0] > '9' ||
-		    !comm_is(d->d_name, name))
+		    strlen(d->d_name) >= sizeof(t->pid[0]) || !comm_is(d->d_name, name))
 			continue;
-		sum = (sum < 0 ? 0 : sum) + task_cpu_ns(d->d_name);
+		strcpy(t->pid[t->n++], d->d_name);
 	}
 	closedir(dir);
-	return sum;
+	return t->n;
+}
+
+/* Their summed CPU time; -1 if there are none. */
+static long long threads_cpu_ns(const struct threads *t)
+{
+	long long sum = 0;
+	int i;
+
+	for (i = 0; i < t->n; i++)
+		sum += task_cpu_ns(t->pid[i]);
+	return t->n ? sum : -1;
 }
 
 /* ---- the content ---- */
@@ -483,6 +502,7 @@ static int scan_to_steady(struct bench *b, enum sys s, struct one *sc)
 {
 	const char *dir = sys_info[s].dir, *th = sys_info[s].thread;
 	u64 m0, m, last, fs, fs0, fs_last, t0, now, t_last;
+	struct threads thr;
 	long long cpu0, cpu, cpu_last;
 	struct timespec ts = { 0, POLL_MS * 1000000L };
 
@@ -491,12 +511,10 @@ static int scan_to_steady(struct bench *b, enum sys s, struct one *sc)
 			sys_names[s]);
 		return -EIO;
 	}
-	cpu0 = thread_cpu_ns(th);
+	cpu0 = threads_find(&thr, th) ? threads_cpu_ns(&thr) : 0;
 	if (knob(s, "run", 1))
 		return -EIO;
 	t0 = t_last = vmm_now_ns();
-	if (cpu0 < 0)		/* started by run=1: it had no CPU time before */
-		cpu0 = 0;
 	cpu_last = cpu0;
 	last = m0;
 	fs0 = fs_last = fs;
@@ -505,11 +523,12 @@ static int scan_to_steady(struct bench *b, enum sys s, struct one *sc)
 		now = vmm_now_ns();
 		if (read_merged(s, &m) || read_u64(dir, "full_scans", &fs))
 			return -EIO;
-		cpu = thread_cpu_ns(th);
-		if (cpu < 0) {
+		/* none before: started by run=1, it had no CPU time before */
+		if (!thr.n && !threads_find(&thr, th)) {
 			fprintf(stderr, "dedup_bench: no thread %s\n", th);
 			return -EIO;
 		}
+		cpu = threads_cpu_ns(&thr);
 		if (m != last) {
 			last = m;
 			t_last = now;

@@ -57,8 +57,9 @@ struct memvirt_frame {
 
 /**
  * struct memvirt_dedup_hint - a hint frame: the first unshared gfn seen
- * with some content. Direct-mapped by hash: a newer hint replaces an older
- * one in its slot. @vm_id 0 marks an empty slot (VM ids start at 1).
+ * with some content. Slots come in sets of MEMVIRT_HINT_WAYS, chosen by
+ * hash; a new hint takes a free slot of its set, or replaces one in turn.
+ * @vm_id 0 marks an empty slot (VM ids start at 1).
  */
 struct memvirt_dedup_hint {
 	u64 hash;
@@ -72,8 +73,10 @@ struct memvirt_dedup_hint {
  * @lock:	protects everything below, and every frame's @sharers.
  * @buckets:	frame hash chains, 1 << @frame_bits of them.
  * @frame_bits:	log2 of the number of buckets.
- * @hints:	hint slots, 1 << @hint_bits of them.
+ * @hints:	hint slots, 1 << @hint_bits of them, in sets of
+ *		MEMVIRT_HINT_WAYS.
  * @hint_bits:	log2 of the number of slots.
+ * @hint_clock:	picks the slot a hint replaces in a full set.
  * @nr_frames:	frames in the table.
  * @nr_hints:	slots in use.
  */
@@ -83,9 +86,13 @@ struct memvirt_dedup_table {
 	unsigned int frame_bits;
 	struct memvirt_dedup_hint *hints;
 	unsigned int hint_bits;
+	unsigned int hint_clock;
 	unsigned long nr_frames;
 	unsigned long nr_hints;
 };
+
+/* Slots per set of the hint table: a cache line of 128 bytes. */
+#define MEMVIRT_HINT_WAYS	4
 
 /* table.c */
 int memvirt_dedup_table_init(struct memvirt_dedup_table *t, unsigned int frame_bits,

@@ -10,9 +10,10 @@
  * (the only state it takes) it:
  *
  * 1. hashes the page under the gfn lock, without unmapping it: the guest
- *    keeps running, and the hash is only a hint. An all-zero page instead
- *    goes through the reclaim protocol's zero mode and leaves the gfn ZERO,
- *    with no frame at all;
+ *    keeps running, and the hash is only a hint. A page whose hash is that
+ *    of a page of zeroes, and which holds only zeroes, is instead isolated
+ *    through the reclaim protocol, checked again and freed: the gfn is
+ *    left ZERO, with no frame at all;
  * 2. looks (realm, hash) up in the shared-frame table. On a hit it counts
  *    itself a sharer (so the frame cannot go) and goes to step 4;
  * 3. otherwise looks it up in the hint table. No hint: this gfn becomes
@@ -205,16 +206,30 @@ static void memvirt_dedup_count_pinned(struct memvirt_share_res *res)
 	atomic_long_inc(&memvirt_dedup_stats.pinned_skips);
 }
 
-/* An all-zero page: the reclaim protocol's zero mode frees it. */
-static void memvirt_dedup_zero(struct memvirt_vm *vm, u64 gfn, struct memvirt_share_res *res)
+/*
+ * An all-zero page of a locked gfn: isolated like any candidate and, if it
+ * still holds only zeroes, freed; the gfn is left ZERO.
+ */
+static void memvirt_dedup_zero(struct memvirt_vm *vm, u64 gfn, u64 *ptep,
+			       struct memvirt_share_res *res)
 {
-	struct memvirt_range_result r = {};
+	struct page *page;
+	bool zero;
+	void *addr;
 
-	memvirt_store_range(vm, gfn, gfn + 1, MEMVIRT_OP_RECLAIM_ZERO, &r);
-	if (r.pinned)
+	page = __memvirt_store_isolate(vm, gfn, ptep);
+	if (!page) {
 		memvirt_dedup_count_pinned(res);
-	if (!r.done)
 		return;
+	}
+	addr = kmap_local_page(page);
+	zero = !memchr_inv(addr, 0, PAGE_SIZE);
+	kunmap_local(addr);
+	if (!zero) {		/* written before the unmap */
+		unlock_page(page);
+		return;
+	}
+	__memvirt_store_zero_isolated(vm, ptep, page);
 	res->zeroed++;
 	atomic_long_inc(&vm->stats.zero_merged);
 	atomic_long_inc(&vm->stats.reclaimed);
@@ -333,14 +348,25 @@ fail:
 	put_page(frame);
 }
 
+/*
+ * What a pass needs of a VM's realm: the realm, its salt, and the salted
+ * hash of a page of zeroes (a page is read once: hashed, and compared with
+ * zero only if its hash says it may be zero).
+ */
+struct memvirt_share_ctx {
+	u64 realm;
+	u64 salt;
+	u64 zero_hash;
+};
+
 /* One gfn, steps 1 to 4. Caller holds the pass lock and keeps @vm's pages. */
-static void memvirt_dedup_one(struct memvirt_vm *vm, u64 gfn, u64 *ptep, u64 realm, u64 salt,
-			      struct memvirt_share_res *res)
+static void memvirt_dedup_one(struct memvirt_vm *vm, u64 gfn, u64 *ptep,
+			      const struct memvirt_share_ctx *ctx, struct memvirt_share_res *res)
 {
 	struct memvirt_dedup_table *t = &memvirt_dedup_table;
+	u64 realm = ctx->realm, hash;
 	struct memvirt_dedup_hint hint;
 	struct memvirt_frame *f;
-	u64 hash = 0;
 	bool zero;
 	void *addr;
 
@@ -352,18 +378,17 @@ static void memvirt_dedup_one(struct memvirt_vm *vm, u64 gfn, u64 *ptep, u64 rea
 		return;
 	}
 	addr = kmap_local_page(pfn_to_page(memvirt_pte_pfn(memvirt_p2m_read(ptep))));
-	zero = !memchr_inv(addr, 0, PAGE_SIZE);
-	if (!zero)
-		hash = memvirt_dedup_hash(addr, salt);
+	hash = memvirt_dedup_hash(addr, ctx->salt);
+	zero = hash == ctx->zero_hash && !memchr_inv(addr, 0, PAGE_SIZE);
 	kunmap_local(addr);
-	memvirt_p2m_unlock_gfn(&vm->p2m, ptep);
 	res->scanned++;
 	atomic_long_inc(&vm->stats.pages_scanned);
 	atomic_long_inc(&memvirt_dedup_stats.pages_scanned);
-	if (zero) {
-		memvirt_dedup_zero(vm, gfn, res);
+	if (zero)
+		memvirt_dedup_zero(vm, gfn, ptep, res);
+	memvirt_p2m_unlock_gfn(&vm->p2m, ptep);
+	if (zero)
 		return;
-	}
 
 	spin_lock(&t->lock);
 	f = memvirt_dedup_frame_find(t, realm, hash);
@@ -383,7 +408,7 @@ static void memvirt_dedup_one(struct memvirt_vm *vm, u64 gfn, u64 *ptep, u64 rea
 	spin_unlock(&t->lock);
 	atomic_long_inc(&vm->stats.hint_hits);
 	atomic_long_inc(&memvirt_dedup_stats.hint_hits);
-	f = memvirt_dedup_promote(vm, &hint, salt, res);
+	f = memvirt_dedup_promote(vm, &hint, ctx->salt, res);
 	if (f) {
 		memvirt_dedup_merge(vm, gfn, ptep, f, res);
 		return;
@@ -402,12 +427,17 @@ static void memvirt_dedup_one(struct memvirt_vm *vm, u64 gfn, u64 *ptep, u64 rea
 static u64 memvirt_dedup_chunk(struct memvirt_vm *vm, u64 start, u64 end, u64 *budget,
 			       struct memvirt_share_res *res)
 {
+	u64 leaf_end = U64_MAX, next = end;
+	struct memvirt_share_ctx ctx;
 	struct memvirt_p2m_iter iter;
-	u64 realm, salt, leaf_end = U64_MAX, next = end;
+	void *zero;
 
 	mutex_lock(&memvirt_dedup_pass_lock);
-	realm = memvirt_dedup_realm(vm);
-	salt = memvirt_dedup_salt(&memvirt_dedup_key, realm);
+	ctx.realm = memvirt_dedup_realm(vm);
+	ctx.salt = memvirt_dedup_salt(&memvirt_dedup_key, ctx.realm);
+	zero = kmap_local_page(ZERO_PAGE(0));
+	ctx.zero_hash = memvirt_dedup_hash(zero, ctx.salt);
+	kunmap_local(zero);
 	for_each_p2m_entry(iter, &vm->p2m, start, end) {
 		if (!*budget || iter.gfn >= leaf_end) {
 			next = iter.gfn;
@@ -416,7 +446,7 @@ static u64 memvirt_dedup_chunk(struct memvirt_vm *vm, u64 start, u64 end, u64 *b
 		if (leaf_end == U64_MAX)
 			leaf_end = iter.gfn + memvirt_p2m_leaf_room(iter.gfn);
 		--*budget;
-		memvirt_dedup_one(vm, iter.gfn, iter.ptep, realm, salt, res);
+		memvirt_dedup_one(vm, iter.gfn, iter.ptep, &ctx, res);
 	}
 	mutex_unlock(&memvirt_dedup_pass_lock);
 	return next;

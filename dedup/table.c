@@ -17,10 +17,13 @@
  * the ESX "hint frame". It costs no reference and no lock on the gfn; the
  * page may change or go away, so a hit is only a hint: the sharing pass
  * locks the gfn, unmaps it, rehashes it and only then makes it a frame.
- * The table is direct-mapped, a fixed array sized from RAM at load: a new
- * hint replaces whatever was in its slot. Memory stays bounded whatever
- * the guests hold, at the price of forgetting some hints, which the next
- * scan records again.
+ * The table is a fixed array sized from RAM at load, in sets of
+ * MEMVIRT_HINT_WAYS slots chosen by hash: a new hint takes a free slot of
+ * its set, or replaces the slot a clock points to. Memory stays bounded
+ * whatever the guests hold, at the price of forgetting some hints; sets
+ * rather than single slots, and a clock rather than a fixed victim, keep
+ * two contents that collide from evicting each other in every scan (the
+ * scanner visits gfns in the same order each time).
  *
  * DOC: the shared-frame table
  *
@@ -55,6 +58,7 @@ int memvirt_dedup_table_init(struct memvirt_dedup_table *t, unsigned int frame_b
 	t->hint_bits = hint_bits;
 	t->nr_frames = 0;
 	t->nr_hints = 0;
+	t->hint_clock = 0;
 	t->buckets = kvcalloc(BIT(frame_bits), sizeof(*t->buckets), GFP_KERNEL);
 	t->hints = kvcalloc(BIT(hint_bits), sizeof(*t->hints), GFP_KERNEL);
 	if (!t->buckets || !t->hints) {
@@ -142,15 +146,28 @@ void memvirt_dedup_frame_remove(struct memvirt_dedup_table *t, struct memvirt_fr
 
 MEMVIRT_EXPORT_FOR_KUNIT(memvirt_dedup_frame_remove);
 
-/* The slot (@realm, @hash) maps to, whatever it holds. Caller holds @t->lock. */
+/* The set of slots (@realm, @hash) maps to. Caller holds @t->lock. */
 struct memvirt_dedup_hint *memvirt_dedup_hint_slot(struct memvirt_dedup_table *t,
 						   u64 realm, u64 hash)
 {
 	lockdep_assert_held(&t->lock);
-	return &t->hints[hash_64(hash ^ (realm * GOLDEN_RATIO_64), t->hint_bits)];
+	return &t->hints[hash_64(hash ^ (realm * GOLDEN_RATIO_64), t->hint_bits) &
+			 ~(MEMVIRT_HINT_WAYS - 1)];
 }
 
 MEMVIRT_EXPORT_FOR_KUNIT(memvirt_dedup_hint_slot);
+
+/* The slot of the set that holds (@realm, @hash), or NULL. */
+static struct memvirt_dedup_hint *memvirt_dedup_hint_find(struct memvirt_dedup_hint *set,
+							  u64 realm, u64 hash)
+{
+	unsigned int i;
+
+	for (i = 0; i < MEMVIRT_HINT_WAYS; i++)
+		if (set[i].vm_id && set[i].hash == hash && set[i].realm == realm)
+			return &set[i];
+	return NULL;
+}
 
 /**
  * memvirt_dedup_hint_take - remove and return the hint of (@realm, @hash).
@@ -159,14 +176,15 @@ MEMVIRT_EXPORT_FOR_KUNIT(memvirt_dedup_hint_slot);
  * @hash: the salted hash.
  * @out: the hint, if there was one.
  *
- * Return: true if the slot held a hint for exactly (@realm, @hash).
+ * Return: true if a slot held a hint for exactly (@realm, @hash).
  */
 bool memvirt_dedup_hint_take(struct memvirt_dedup_table *t, u64 realm, u64 hash,
 			     struct memvirt_dedup_hint *out)
 {
-	struct memvirt_dedup_hint *h = memvirt_dedup_hint_slot(t, realm, hash);
+	struct memvirt_dedup_hint *h;
 
-	if (!h->vm_id || h->hash != hash || h->realm != realm)
+	h = memvirt_dedup_hint_find(memvirt_dedup_hint_slot(t, realm, hash), realm, hash);
+	if (!h)
 		return false;
 	*out = *h;
 	h->vm_id = 0;
@@ -176,12 +194,23 @@ bool memvirt_dedup_hint_take(struct memvirt_dedup_table *t, u64 realm, u64 hash,
 
 MEMVIRT_EXPORT_FOR_KUNIT(memvirt_dedup_hint_take);
 
-/* Record gfn @gfn of VM @vm_id as the hint of (@realm, @hash). Caller holds @t->lock. */
+/*
+ * Record gfn @gfn of VM @vm_id as the hint of (@realm, @hash): in the slot
+ * that has that hint already, else a free one, else the clock's victim.
+ * Caller holds @t->lock.
+ */
 void memvirt_dedup_hint_set(struct memvirt_dedup_table *t, u64 realm, u64 hash,
 			    u64 vm_id, u64 gfn)
 {
-	struct memvirt_dedup_hint *h = memvirt_dedup_hint_slot(t, realm, hash);
+	struct memvirt_dedup_hint *set = memvirt_dedup_hint_slot(t, realm, hash), *h;
+	unsigned int i;
 
+	h = memvirt_dedup_hint_find(set, realm, hash);
+	for (i = 0; !h && i < MEMVIRT_HINT_WAYS; i++)
+		if (!set[i].vm_id)
+			h = &set[i];
+	if (!h)
+		h = &set[t->hint_clock++ % MEMVIRT_HINT_WAYS];
 	if (!h->vm_id)
 		t->nr_hints++;
 	h->hash = hash;

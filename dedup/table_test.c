@@ -79,12 +79,13 @@ static void memvirt_dedup_frame_chains(struct kunit *test)
 	memvirt_dedup_table_destroy(t);
 }
 
-/* Hints: set, taken once, replaced in a colliding slot, realm-checked. */
+/* Hints: set, taken once, realm-checked, and replaced in a full set. */
 static void memvirt_dedup_hints(struct kunit *test)
 {
 	struct memvirt_dedup_table *t = table_create(test);
+	u64 hashes[MEMVIRT_HINT_WAYS + 2], other;
 	struct memvirt_dedup_hint h, *slot;
-	u64 other;
+	unsigned int i, found;
 
 	spin_lock(&t->lock);
 	KUNIT_EXPECT_FALSE(test, memvirt_dedup_hint_take(t, 1, 100, &h));
@@ -101,16 +102,35 @@ static void memvirt_dedup_hints(struct kunit *test)
 	KUNIT_EXPECT_FALSE(test, memvirt_dedup_hint_take(t, 1, 100, &h));
 	KUNIT_EXPECT_EQ(test, t->nr_hints, 0UL);
 
-	/* A colliding hash takes the slot over: the older hint is forgotten. */
+	/*
+	 * A set holds MEMVIRT_HINT_WAYS colliding hashes; one more replaces
+	 * exactly one of them, and the next one another.
+	 */
 	slot = memvirt_dedup_hint_slot(t, 1, 100);
-	for (other = 101; memvirt_dedup_hint_slot(t, 1, other) != slot; other++)
-		;
-	memvirt_dedup_hint_set(t, 1, 100, 5, 1);
-	memvirt_dedup_hint_set(t, 1, other, 6, 2);
-	KUNIT_EXPECT_EQ(test, t->nr_hints, 1UL);
-	KUNIT_EXPECT_FALSE(test, memvirt_dedup_hint_take(t, 1, 100, &h));
-	KUNIT_ASSERT_TRUE(test, memvirt_dedup_hint_take(t, 1, other, &h));
-	KUNIT_EXPECT_EQ(test, h.vm_id, 6ULL);
+	hashes[0] = 100;
+	for (i = 1, other = 101; i < ARRAY_SIZE(hashes); other++)
+		if (memvirt_dedup_hint_slot(t, 1, other) == slot)
+			hashes[i++] = other;
+	for (i = 0; i < MEMVIRT_HINT_WAYS; i++)
+		memvirt_dedup_hint_set(t, 1, hashes[i], 5, i);
+	KUNIT_EXPECT_EQ(test, t->nr_hints, (unsigned long)MEMVIRT_HINT_WAYS);
+	/* Setting a hint again replaces it in place. */
+	memvirt_dedup_hint_set(t, 1, hashes[0], 5, 0);
+	KUNIT_EXPECT_EQ(test, t->nr_hints, (unsigned long)MEMVIRT_HINT_WAYS);
+	for (i = 0; i < MEMVIRT_HINT_WAYS; i++)
+		KUNIT_EXPECT_EQ(test, slot[i].hash, hashes[i]);
+	memvirt_dedup_hint_set(t, 1, hashes[MEMVIRT_HINT_WAYS], 6, 9);
+	memvirt_dedup_hint_set(t, 1, hashes[MEMVIRT_HINT_WAYS + 1], 6, 10);
+	KUNIT_EXPECT_EQ(test, t->nr_hints, (unsigned long)MEMVIRT_HINT_WAYS);
+	/* The two newest are kept; two of the four older ones made room. */
+	KUNIT_ASSERT_TRUE(test, memvirt_dedup_hint_take(t, 1, hashes[MEMVIRT_HINT_WAYS], &h));
+	KUNIT_EXPECT_EQ(test, h.gfn, 9ULL);
+	KUNIT_ASSERT_TRUE(test, memvirt_dedup_hint_take(t, 1, hashes[MEMVIRT_HINT_WAYS + 1], &h));
+	KUNIT_EXPECT_EQ(test, h.gfn, 10ULL);
+	for (i = 0, found = 0; i < MEMVIRT_HINT_WAYS; i++)
+		found += memvirt_dedup_hint_take(t, 1, hashes[i], &h);
+	KUNIT_EXPECT_EQ(test, found, MEMVIRT_HINT_WAYS - 2);
+	KUNIT_EXPECT_EQ(test, t->nr_hints, 0UL);
 	spin_unlock(&t->lock);
 	memvirt_dedup_table_destroy(t);
 }

@@ -333,6 +333,29 @@ static struct page *__memvirt_store_make_private(struct memvirt_vm *vm, u64 gfn,
 	return page;
 }
 
+/*
+ * Give a locked SHARED gfn its new entry @pte and make sure no mapping of
+ * its frame @frame is left for it: under the frame's lock, which waits out
+ * a fault installing one, the gfn's mappings are zapped. Every fault that
+ * maps the frame for the gfn sets the entry's A bit first, under the gfn
+ * lock; with A clear (the gfn shares since its last zap: the merge zapped
+ * it) there is nothing to zap, and a write to a page the guest never read
+ * since it was merged costs no invalidation.
+ */
+static void memvirt_store_set_unmapped(struct memvirt_vm *vm, u64 gfn, u64 *ptep, u64 pte,
+				       struct page *frame)
+{
+	bool mapped = memvirt_pte_is_accessed(memvirt_p2m_read(ptep));
+
+	if (mapped)
+		lock_page(frame);
+	memvirt_p2m_set(ptep, pte);
+	if (mapped) {
+		vm->store_ops->unmap(vm, gfn, 1);
+		unlock_page(frame);
+	}
+}
+
 static void memvirt_account_shared(struct memvirt_vm *vm, long nr)
 {
 	atomic_long_add(nr, &vm->stats.shared);
@@ -367,10 +390,8 @@ static struct page *__memvirt_store_unshare(struct memvirt_vm *vm, u64 gfn, u64 
 			return ERR_PTR(-ENOMEM);
 		copy_highpage(page, frame);
 		SetPageUptodate(page);
-		lock_page(frame);
-		memvirt_p2m_set(ptep, memvirt_pte_mk_private(page_to_pfn(page)));
-		vm->store_ops->unmap(vm, gfn, 1);
-		unlock_page(frame);
+		memvirt_store_set_unmapped(vm, gfn, ptep, memvirt_pte_mk_private(page_to_pfn(page)),
+					   frame);
 		memvirt_dedup_frame_put(f);
 		put_page(frame);	/* the P2M's reference */
 	}
@@ -388,10 +409,7 @@ static void __memvirt_store_drop_shared(struct memvirt_vm *vm, u64 gfn, u64 *pte
 {
 	struct page *frame = pfn_to_page(memvirt_pte_pfn(memvirt_p2m_read(ptep)));
 
-	lock_page(frame);
-	vm->store_ops->unmap(vm, gfn, 1);
-	memvirt_p2m_set(ptep, memvirt_pte_mk_nopage(target));
-	unlock_page(frame);
+	memvirt_store_set_unmapped(vm, gfn, ptep, memvirt_pte_mk_nopage(target), frame);
 	memvirt_dedup_frame_put(memvirt_frame_of(frame));
 	put_page(frame);	/* the P2M's reference */
 	memvirt_account_shared(vm, -1);
@@ -829,6 +847,22 @@ void __memvirt_store_make_shared(struct memvirt_vm *vm, u64 *ptep, struct page *
 }
 
 MEMVIRT_EXPORT_FOR_KUNIT(__memvirt_store_make_shared);
+
+/**
+ * __memvirt_store_zero_isolated - step 5 for an isolated page that holds
+ * only zeroes: the locked gfn becomes ZERO and the page is freed.
+ * @vm: the VM.
+ * @ptep: the entry, whose gfn lock the caller holds.
+ * @page: the gfn's page, from __memvirt_store_isolate().
+ */
+void __memvirt_store_zero_isolated(struct memvirt_vm *vm, u64 *ptep, struct page *page)
+{
+	memvirt_p2m_assert_locked(&vm->p2m, ptep);
+	memvirt_p2m_set(ptep, memvirt_pte_mk_nopage(MEMVIRT_P2M_ZERO));
+	unlock_page(page);
+	put_page(page);		/* the P2M's reference */
+	memvirt_account_resident(vm, -1);
+}
 
 /* The real outside world: the VM's memvirtfs mapping. */
 

@@ -99,6 +99,7 @@ struct page *memvirt_store_get_page(struct memvirt_vm *vm, u64 gfn, enum memvirt
 /* The reclaim protocol for one gfn, for the sharing pass (dedup/). */
 struct page *__memvirt_store_isolate(struct memvirt_vm *vm, u64 gfn, u64 *ptep);
 void __memvirt_store_make_shared(struct memvirt_vm *vm, u64 *ptep, struct page *frame);
+void __memvirt_store_zero_isolated(struct memvirt_vm *vm, u64 *ptep, struct page *page);
 
 /**
  * struct memvirt_range_result - what a range operation did.

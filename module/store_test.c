@@ -25,6 +25,7 @@ enum start {
 	ST_PRIVATE_PINNED, /* a zeroed private page with an extra reference */
 	ST_SHARED,	/* shares a frame with one other sharer */
 	ST_SHARED_LAST,	/* the only sharer of its frame */
+	ST_SHARED_UNMAPPED, /* ST_SHARED, never mapped since the merge (A clear) */
 	ST_BALLOONED,
 	ST_BALLOONED_FRAMED,
 	ST_COMPRESSED,
@@ -96,10 +97,11 @@ static u64 *fake_ptep(struct fake_vm *f)
 
 /*
  * Make the locked gfn share a frame, its own page holding data, in a realm
- * of its own; with @other, a second (fake) sharer holds the frame too.
+ * of its own; with @other, a second (fake) sharer holds the frame too;
+ * with @mapped, the frame may be mapped for the gfn (A set).
  */
 static void fake_set_shared(struct kunit *test, struct fake_vm *f, u64 *ptep, bool other,
-			    struct page **page)
+			    bool mapped, struct page **page)
 {
 	struct memvirt_frame *frame;
 	void *addr;
@@ -114,6 +116,9 @@ static void fake_set_shared(struct kunit *test, struct fake_vm *f, u64 *ptep, bo
 					   other ? 2 : 1);
 	KUNIT_ASSERT_NOT_NULL(test, frame);
 	__memvirt_store_make_shared(&f->vm, ptep, *page);
+	/* As if a read fault had mapped the frame for the gfn since. */
+	if (mapped)
+		memvirt_p2m_set(ptep, memvirt_p2m_read(ptep) | MEMVIRT_PTE_A);
 	unlock_page(*page);
 	if (other) {
 		get_page(*page);	/* the other sharer's P2M reference */
@@ -160,7 +165,9 @@ static void fake_set_start(struct kunit *test, struct fake_vm *f, enum start sta
 		break;
 	case ST_SHARED:
 	case ST_SHARED_LAST:
-		fake_set_shared(test, f, ptep, start == ST_SHARED, page);
+	case ST_SHARED_UNMAPPED:
+		fake_set_shared(test, f, ptep, start != ST_SHARED_LAST, start != ST_SHARED_UNMAPPED,
+				page);
 		break;
 	case ST_COMPRESSED:
 		fake_state = MEMVIRT_P2M_COMPRESSED;
@@ -343,6 +350,11 @@ static const struct store_case store_cases[] = {
 	CS(ST_SHARED_LAST, MKWRITE, O_OK, PRIVATE, 0, 0, 1, -1),
 	CS(ST_SHARED_LAST, WRITE, O_SAME, PRIVATE, 0, 0, 1, -1),
 	CS(ST_SHARED_LAST, PUNCH, O_OK, ZERO, 0, 1, 0, -1),
+	/* Not mapped since the merge: nothing to zap. */
+	CS(ST_SHARED_UNMAPPED, FAULT_WRITE, O_NEW, PRIVATE, 1, 0, 1, -1),
+	CS(ST_SHARED_UNMAPPED, WRITE, O_NEW, PRIVATE, 1, 0, 1, -1),
+	CS(ST_SHARED_UNMAPPED, PUNCH, O_OK, ZERO, 0, 0, 0, -1),
+	CS(ST_SHARED_UNMAPPED, TEARDOWN, O_OK, ABSENT, 0, 0, 0, -1),
 
 	C(ST_COMPRESSED, FAULT_READ, O_EIO, COMPRESSED, false, 0, 0, 0, 0),
 	C(ST_COMPRESSED, FAULT_WRITE, O_EIO, COMPRESSED, false, 0, 0, 0, 0),

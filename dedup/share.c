@@ -24,10 +24,14 @@
  *    shared frame in place: the gfn turns SHARED, nothing is copied or
  *    freed. Its gfn lock is dropped before step 4, so a pass never holds
  *    two gfn locks;
- * 4. locks and isolates the candidate, compares all 4 KiB with the frame
- *    (frames are read-only: no lock needed on them), and only if they are
- *    equal points the gfn at the frame and frees its page. A difference is
- *    counted as a false match and the page stays private.
+ * 4. the gfns chosen in steps 1 to 3 are taken in runs of up to 64: the
+ *    run's gfn locks, then the candidates' page locks, one unmap per
+ *    stretch of candidates (one MMU-notifier invalidation for KVM, not one
+ *    per page), exact reference counts; then each candidate is compared,
+ *    all 4 KiB, with its frame (frames are read-only: no lock needed on
+ *    them), and only if they are equal the gfn points at the frame and its
+ *    page is freed. A difference is counted as a false match and the page
+ *    stays private; so does a page that changed since it was hashed.
  *
  * Passes are serialised by memvirt_dedup_pass_lock, which is therefore
  * also what makes a change of sharing domain atomic against them.
@@ -207,37 +211,6 @@ static void memvirt_dedup_count_pinned(struct memvirt_share_res *res)
 }
 
 /*
- * An all-zero page of a locked gfn: isolated like any candidate and, if it
- * still holds only zeroes, freed; the gfn is left ZERO.
- */
-static void memvirt_dedup_zero(struct memvirt_vm *vm, u64 gfn, u64 *ptep,
-			       struct memvirt_share_res *res)
-{
-	struct page *page;
-	bool zero;
-	void *addr;
-
-	page = __memvirt_store_isolate(vm, gfn, ptep);
-	if (!page) {
-		memvirt_dedup_count_pinned(res);
-		return;
-	}
-	addr = kmap_local_page(page);
-	zero = !memchr_inv(addr, 0, PAGE_SIZE);
-	kunmap_local(addr);
-	if (!zero) {		/* written before the unmap */
-		unlock_page(page);
-		return;
-	}
-	__memvirt_store_zero_isolated(vm, ptep, page);
-	res->zeroed++;
-	atomic_long_inc(&vm->stats.zero_merged);
-	atomic_long_inc(&vm->stats.reclaimed);
-	atomic_long_inc(&memvirt_dedup_stats.zero);
-	trace_zero(vm->id, gfn);
-}
-
-/*
  * Step 3: make the hint gfn's page a frame, if it is still unshared, not
  * pinned, and still holds content with the hint's hash. The frame counts
  * the caller as a sharer already and carries a page reference for it.
@@ -303,52 +276,6 @@ out:
 }
 
 /*
- * Step 4: merge the candidate into @f if they are equal. The caller counted
- * itself a sharer of @f and holds a reference on its page: both become the
- * gfn's on success and are dropped otherwise.
- */
-static void memvirt_dedup_merge(struct memvirt_vm *vm, u64 gfn, u64 *ptep,
-				struct memvirt_frame *f, struct memvirt_share_res *res)
-{
-	struct page *frame = f->page, *page;
-	void *a, *b;
-	bool same;
-
-	memvirt_p2m_lock_gfn(&vm->p2m, ptep);
-	if (!memvirt_dedup_takes(ptep))
-		goto fail;
-	page = __memvirt_store_isolate(vm, gfn, ptep);
-	if (!page) {
-		memvirt_dedup_count_pinned(res);
-		goto fail;
-	}
-	a = kmap_local_page(page);
-	b = kmap_local_page(frame);
-	same = !memcmp(a, b, PAGE_SIZE);
-	kunmap_local(b);
-	kunmap_local(a);
-	if (!same) {
-		unlock_page(page);
-		atomic_long_inc(&vm->stats.false_matches);
-		atomic_long_inc(&memvirt_dedup_stats.false_matches);
-		goto fail;
-	}
-	__memvirt_store_make_shared(vm, ptep, frame);
-	unlock_page(page);
-	put_page(page);		/* the P2M's reference: frees the copy */
-	atomic_long_inc(&vm->stats.reclaimed);
-	res->merged++;
-	trace_share(vm->id, gfn, page_to_pfn(frame), READ_ONCE(f->sharers));
-	memvirt_p2m_unlock_gfn(&vm->p2m, ptep);
-	return;
-
-fail:
-	memvirt_p2m_unlock_gfn(&vm->p2m, ptep);
-	memvirt_dedup_frame_put(f);
-	put_page(frame);
-}
-
-/*
  * What a pass needs of a VM's realm: the realm, its salt, and the salted
  * hash of a page of zeroes (a page is read once: hashed, and compared with
  * zero only if its hash says it may be zero).
@@ -359,49 +286,81 @@ struct memvirt_share_ctx {
 	u64 zero_hash;
 };
 
-/* One gfn, steps 1 to 4. Caller holds the pass lock and keeps @vm's pages. */
-static void memvirt_dedup_one(struct memvirt_vm *vm, u64 gfn, u64 *ptep,
-			      const struct memvirt_share_ctx *ctx, struct memvirt_share_res *res)
+/*
+ * One run of up to MEMVIRT_STORE_BATCH consecutive gfns of a leaf table:
+ * the gfns chosen while hashing (@want), each with the page it held
+ * (@pfn) and the frame it is to join (@frame; NULL for a page of zeroes),
+ * isolated together so that KVM sees one invalidation per stretch of
+ * chosen gfns, not one per page. Passes are serialised, so one static run
+ * serves them all (it is too large for a kernel stack).
+ */
+struct memvirt_share_run {
+	u64 gfn;
+	u64 *ptep;
+	unsigned int nr;
+	DECLARE_BITMAP(want, MEMVIRT_STORE_BATCH);
+	unsigned long pfn[MEMVIRT_STORE_BATCH];
+	struct memvirt_frame *frame[MEMVIRT_STORE_BATCH];
+	struct page *page[MEMVIRT_STORE_BATCH];
+};
+
+static struct memvirt_share_run memvirt_share_run;
+
+/* A pass gives up its place among @f's sharers. */
+static void memvirt_dedup_release(struct memvirt_frame *f)
+{
+	struct page *frame = f->page;
+
+	memvirt_dedup_frame_put(f);
+	put_page(frame);
+}
+
+/*
+ * Steps 1 to 3 for gfn @i of @run: hash it and, if it is all zero or has
+ * a frame to join (found, or made of its hint), choose it.
+ */
+static void memvirt_dedup_choose(struct memvirt_vm *vm, struct memvirt_share_run *run,
+				 unsigned int i, const struct memvirt_share_ctx *ctx,
+				 struct memvirt_share_res *res)
 {
 	struct memvirt_dedup_table *t = &memvirt_dedup_table;
-	u64 realm = ctx->realm, hash;
+	u64 *ptep = run->ptep + i, gfn = run->gfn + i;
+	struct memvirt_frame *f = NULL;
 	struct memvirt_dedup_hint hint;
-	struct memvirt_frame *f;
+	u64 hash, pte;
 	bool zero;
 	void *addr;
 
 	if (!memvirt_dedup_takes(ptep))		/* unlocked peek: most gfns */
 		return;
 	memvirt_p2m_lock_gfn(&vm->p2m, ptep);
+	pte = memvirt_p2m_read(ptep);
 	if (!memvirt_dedup_takes(ptep)) {
 		memvirt_p2m_unlock_gfn(&vm->p2m, ptep);
 		return;
 	}
-	addr = kmap_local_page(pfn_to_page(memvirt_pte_pfn(memvirt_p2m_read(ptep))));
+	addr = kmap_local_page(pfn_to_page(memvirt_pte_pfn(pte)));
 	hash = memvirt_dedup_hash(addr, ctx->salt);
 	zero = hash == ctx->zero_hash && !memchr_inv(addr, 0, PAGE_SIZE);
 	kunmap_local(addr);
+	memvirt_p2m_unlock_gfn(&vm->p2m, ptep);
 	res->scanned++;
 	atomic_long_inc(&vm->stats.pages_scanned);
 	atomic_long_inc(&memvirt_dedup_stats.pages_scanned);
 	if (zero)
-		memvirt_dedup_zero(vm, gfn, ptep, res);
-	memvirt_p2m_unlock_gfn(&vm->p2m, ptep);
-	if (zero)
-		return;
+		goto choose;
 
 	spin_lock(&t->lock);
-	f = memvirt_dedup_frame_find(t, realm, hash);
+	f = memvirt_dedup_frame_find(t, ctx->realm, hash);
 	if (f) {
 		f->sharers++;
 		get_page(f->page);
 		spin_unlock(&t->lock);
-		memvirt_dedup_merge(vm, gfn, ptep, f, res);
-		return;
+		goto choose;
 	}
-	if (!memvirt_dedup_hint_take(t, realm, hash, &hint) ||
+	if (!memvirt_dedup_hint_take(t, ctx->realm, hash, &hint) ||
 	    (hint.vm_id == vm->id && hint.gfn == gfn)) {
-		memvirt_dedup_hint_set(t, realm, hash, vm->id, gfn);
+		memvirt_dedup_hint_set(t, ctx->realm, hash, vm->id, gfn);
 		spin_unlock(&t->lock);
 		return;
 	}
@@ -409,24 +368,118 @@ static void memvirt_dedup_one(struct memvirt_vm *vm, u64 gfn, u64 *ptep,
 	atomic_long_inc(&vm->stats.hint_hits);
 	atomic_long_inc(&memvirt_dedup_stats.hint_hits);
 	f = memvirt_dedup_promote(vm, &hint, ctx->salt, res);
-	if (f) {
-		memvirt_dedup_merge(vm, gfn, ptep, f, res);
+	if (!f) {		/* a stale hint: this gfn replaces it */
+		spin_lock(&t->lock);
+		memvirt_dedup_hint_set(t, ctx->realm, hash, vm->id, gfn);
+		spin_unlock(&t->lock);
 		return;
 	}
-	/* A stale hint: this gfn replaces it. */
-	spin_lock(&t->lock);
-	memvirt_dedup_hint_set(t, realm, hash, vm->id, gfn);
-	spin_unlock(&t->lock);
+choose:
+	run->pfn[i] = memvirt_pte_pfn(pte);
+	run->frame[i] = f;
+	__set_bit(i, run->want);
+}
+
+/* A chosen page of zeroes, isolated: freed if it still is all zero. */
+static void memvirt_dedup_zero(struct memvirt_vm *vm, u64 gfn, u64 *ptep, struct page *page,
+			       struct memvirt_share_res *res)
+{
+	void *addr = kmap_local_page(page);
+	bool zero = !memchr_inv(addr, 0, PAGE_SIZE);
+
+	kunmap_local(addr);
+	if (!zero) {		/* written before the unmap */
+		unlock_page(page);
+		return;
+	}
+	__memvirt_store_zero_isolated(vm, ptep, page);
+	res->zeroed++;
+	atomic_long_inc(&vm->stats.zero_merged);
+	atomic_long_inc(&vm->stats.reclaimed);
+	atomic_long_inc(&memvirt_dedup_stats.zero);
+	trace_zero(vm->id, gfn);
+}
+
+/*
+ * A chosen page, isolated: if all its 4 KiB equal the frame's, the gfn
+ * joins the frame (the pass's place among its sharers and its page
+ * reference become the gfn's) and the page is freed.
+ */
+static void memvirt_dedup_merge(struct memvirt_vm *vm, u64 gfn, u64 *ptep, struct page *page,
+				struct memvirt_frame *f, struct memvirt_share_res *res)
+{
+	struct page *frame = f->page;
+	void *a, *b;
+	bool same;
+
+	a = kmap_local_page(page);
+	b = kmap_local_page(frame);
+	same = !memcmp(a, b, PAGE_SIZE);
+	kunmap_local(b);
+	kunmap_local(a);
+	if (!same) {
+		unlock_page(page);
+		atomic_long_inc(&vm->stats.false_matches);
+		atomic_long_inc(&memvirt_dedup_stats.false_matches);
+		memvirt_dedup_release(f);
+		return;
+	}
+	__memvirt_store_make_shared(vm, ptep, frame);
+	unlock_page(page);
+	put_page(page);		/* the P2M's reference: frees the copy */
+	atomic_long_inc(&vm->stats.reclaimed);
+	res->merged++;
+	trace_share(vm->id, gfn, page_to_pfn(frame), READ_ONCE(f->sharers));
+}
+
+/*
+ * Step 4 for the chosen gfns of @run: isolated together through the
+ * reclaim protocol (run of gfn locks, page locks, one unmap per stretch,
+ * exact reference counts), then compared and merged, or freed as zero,
+ * one by one. A gfn whose page changed since it was hashed, or that is
+ * pinned, is left alone.
+ */
+static void memvirt_dedup_merge_run(struct memvirt_vm *vm, struct memvirt_share_run *run,
+				    struct memvirt_share_res *res)
+{
+	DECLARE_BITMAP(chosen, MEMVIRT_STORE_BATCH);
+	unsigned int i, first, end, pinned;
+	u64 gfn;
+
+	first = find_first_bit(run->want, run->nr);
+	if (first >= run->nr)
+		return;
+	end = find_last_bit(run->want, run->nr) + 1;
+	bitmap_copy(chosen, run->want, MEMVIRT_STORE_BATCH);
+	pinned = __memvirt_store_isolate_run(vm, run->gfn, run->ptep, first, end, run->want,
+					     run->pfn, run->page);
+	res->pinned += pinned;
+	atomic_long_add(pinned, &memvirt_dedup_stats.pinned_skips);
+	for_each_set_bit(i, chosen, run->nr) {
+		gfn = run->gfn + i;
+		if (!test_bit(i, run->want)) {
+			if (run->frame[i])
+				memvirt_dedup_release(run->frame[i]);
+		} else if (!run->frame[i]) {
+			memvirt_dedup_zero(vm, gfn, run->ptep + i, run->page[i], res);
+		} else {
+			memvirt_dedup_merge(vm, gfn, run->ptep + i, run->page[i], run->frame[i],
+					    res);
+		}
+	}
+	memvirt_p2m_unlock_run(&vm->p2m, run->ptep + first, end - first);
 }
 
 /*
  * A pass over the gfns of one leaf table (the first from @start on) inside
  * [@start, @end) of @vm, whose pages the caller keeps alive, and over at
- * most *@budget gfns (decremented). Returns the gfn to resume from.
+ * most *@budget gfns (decremented), in runs of MEMVIRT_STORE_BATCH.
+ * Returns the gfn to resume from.
  */
 static u64 memvirt_dedup_chunk(struct memvirt_vm *vm, u64 start, u64 end, u64 *budget,
 			       struct memvirt_share_res *res)
 {
+	struct memvirt_share_run *run = &memvirt_share_run;
 	u64 leaf_end = U64_MAX, next = end;
 	struct memvirt_share_ctx ctx;
 	struct memvirt_p2m_iter iter;
@@ -438,6 +491,7 @@ static u64 memvirt_dedup_chunk(struct memvirt_vm *vm, u64 start, u64 end, u64 *b
 	zero = kmap_local_page(ZERO_PAGE(0));
 	ctx.zero_hash = memvirt_dedup_hash(zero, ctx.salt);
 	kunmap_local(zero);
+	run->nr = 0;
 	for_each_p2m_entry(iter, &vm->p2m, start, end) {
 		if (!*budget || iter.gfn >= leaf_end) {
 			next = iter.gfn;
@@ -446,8 +500,18 @@ static u64 memvirt_dedup_chunk(struct memvirt_vm *vm, u64 start, u64 end, u64 *b
 		if (leaf_end == U64_MAX)
 			leaf_end = iter.gfn + memvirt_p2m_leaf_room(iter.gfn);
 		--*budget;
-		memvirt_dedup_one(vm, iter.gfn, iter.ptep, &ctx, res);
+		if (!run->nr) {
+			run->gfn = iter.gfn;
+			run->ptep = iter.ptep;
+			bitmap_zero(run->want, MEMVIRT_STORE_BATCH);
+		}
+		memvirt_dedup_choose(vm, run, run->nr++, &ctx, res);
+		if (run->nr == MEMVIRT_STORE_BATCH) {
+			memvirt_dedup_merge_run(vm, run, res);
+			run->nr = 0;
+		}
 	}
+	memvirt_dedup_merge_run(vm, run, res);
 	mutex_unlock(&memvirt_dedup_pass_lock);
 	return next;
 }

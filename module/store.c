@@ -85,8 +85,6 @@
 #include "module/store.h"
 #include "module/trace.h"
 
-/* Gfns per run of the reclaim protocol: a bitmap word, a short lock hold. */
-#define MEMVIRT_STORE_BATCH		64
 static_assert(MEMVIRT_STORE_BATCH <= MEMVIRT_P2M_ENTRIES);
 
 #define MEMVIRT_ZERO_FRAMES		16
@@ -827,6 +825,62 @@ struct page *__memvirt_store_isolate(struct memvirt_vm *vm, u64 gfn, u64 *ptep)
 }
 
 MEMVIRT_EXPORT_FOR_KUNIT(__memvirt_store_isolate);
+
+/**
+ * __memvirt_store_isolate_run - steps 1 to 4 of the reclaim protocol for
+ * chosen gfns of one run, for the sharing pass.
+ * @vm: the VM.
+ * @gfn: first gfn of the run.
+ * @ptep: its entry; the run's entries follow it, inside one leaf table.
+ * @first: index of the first gfn to lock.
+ * @end: index past the last gfn to lock (at most MEMVIRT_STORE_BATCH).
+ * @want: in: gfns (indices) to isolate, inside [@first, @end); out: those
+ *	  isolated.
+ * @pfn: the page each wanted gfn held when it was chosen: one whose gfn
+ *	 holds another page now, or is no longer PRIVATE, is dropped.
+ * @page: out: the isolated pages, locked, mapped nowhere and held by the
+ *	  P2M alone.
+ *
+ * Takes the gfn locks of [@first, @end) as one run and leaves them held:
+ * the caller finishes every isolated gfn (__memvirt_store_make_shared(),
+ * __memvirt_store_zero_isolated(), or unlock_page() to keep it) and then
+ * calls memvirt_p2m_unlock_run(). KVM sees one invalidation per stretch
+ * of wanted gfns.
+ *
+ * Return: how many wanted gfns were dropped as pinned (counted).
+ */
+unsigned int __memvirt_store_isolate_run(struct memvirt_vm *vm, u64 gfn, u64 *ptep,
+					 unsigned int first, unsigned int end,
+					 unsigned long *want, const unsigned long *pfn,
+					 struct page **page)
+{
+	unsigned int i, start, stop, pinned = 0;
+	u64 pte;
+
+	memvirt_p2m_lock_run(&vm->p2m, ptep + first, end - first);
+	for_each_set_bit(i, want, end) {
+		pte = memvirt_p2m_read(ptep + i);
+		if (memvirt_store_action(memvirt_pte_state(pte), MEMVIRT_OP_SHARE) !=
+		    MEMVIRT_ACT_TAKE || memvirt_pte_pfn(pte) != pfn[i]) {
+			__clear_bit(i, want);
+			continue;
+		}
+		page[i] = pfn_to_page(pfn[i]);
+		lock_page(page[i]);
+	}
+	for_each_set_bitrange(start, stop, want, end)
+		vm->store_ops->unmap(vm, gfn + start, stop - start);
+	for_each_set_bit(i, want, end) {
+		if (memvirt_page_is_exclusive(vm, page[i]))
+			continue;
+		unlock_page(page[i]);
+		__clear_bit(i, want);
+		pinned++;
+	}
+	return pinned;
+}
+
+MEMVIRT_EXPORT_FOR_KUNIT(__memvirt_store_isolate_run);
 
 /**
  * __memvirt_store_make_shared - point a locked, isolated PRIVATE gfn at a

@@ -32,6 +32,9 @@
 
 struct memvirt_vm;
 
+/* Gfns per run of the reclaim protocol: a bitmap word, a short lock hold. */
+#define MEMVIRT_STORE_BATCH	64
+
 /* What is done to a gfn. Columns of the per-state table. */
 enum memvirt_op {
 	MEMVIRT_OP_FAULT_READ,	/* ->fault for a read */
@@ -98,6 +101,10 @@ struct page *memvirt_store_get_page(struct memvirt_vm *vm, u64 gfn, enum memvirt
 
 /* The reclaim protocol for one gfn, for the sharing pass (dedup/). */
 struct page *__memvirt_store_isolate(struct memvirt_vm *vm, u64 gfn, u64 *ptep);
+unsigned int __memvirt_store_isolate_run(struct memvirt_vm *vm, u64 gfn, u64 *ptep,
+					 unsigned int first, unsigned int end,
+					 unsigned long *want, const unsigned long *pfn,
+					 struct page **page);
 void __memvirt_store_make_shared(struct memvirt_vm *vm, u64 *ptep, struct page *frame);
 void __memvirt_store_zero_isolated(struct memvirt_vm *vm, u64 *ptep, struct page *page);
 

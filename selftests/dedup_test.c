@@ -360,12 +360,15 @@ static void dd_init(struct __test_metadata *_metadata, dd_t *self)
 	MV_SETUP_MOUNTED();
 	mv_knobs_save(&self->knobs);
 	dd_knobs_save(&self->dk);
-	ASSERT_EQ(0, mv_make_testdir(self->dir, sizeof(self->dir), "dd"));
-	vmf_open(_metadata, self, &self->a, "a");
-	/* Last: nothing above changed a knob if it fails. */
+	/*
+	 * First: teardown does not run after a failed setup, so nothing may
+	 * exist yet to clean up if this fails (the scanner stays off).
+	 */
 	ret = dd_set("run", "0\n");
 	ASSERT_EQ(0, ret) TH_LOG("dedup/run = 0: %s", strerror(-ret));
 	glob_read(_metadata, &self->g0);
+	ASSERT_EQ(0, mv_make_testdir(self->dir, sizeof(self->dir), "dd"));
+	vmf_open(_metadata, self, &self->a, "a");
 }
 
 static void dd_fini(struct __test_metadata *_metadata, dd_t *self)

@@ -349,9 +349,62 @@ FIXTURE_VARIANT_ADD(pair, no_domain) {
 	.dom = { 0, 0 }, .share = false,
 };
 
+/* vm_run_one() that only says whether the program passed over @len. */
+static int run_ok(struct guest *g, enum vmm_prog prog, u64 gpa, u64 len,
+		  u64 seed)
+{
+	int ret = vm_run_one(g->vm, 0, prog, gpa, gpa + len, seed, RUN_TIMEOUT_S);
+
+	if (ret)
+		return ret < 0 ? ret : -EIO;
+	if (vcpu_report(g->vm, 0, VMM_REPORT_MISMATCHES, NO_REPORT) ||
+	    vcpu_report(g->vm, 0, VMM_REPORT_PAGES, 0) != PAGES(len))
+		return -EIO;
+	return 0;
+}
+
 /*
- * Open both guests, set their domains (one by ioctl, one by sysfs), stop
- * the scanner, and let each fill R with SEED's pattern.
+ * Set both guests' domains (one by ioctl, one by sysfs), stop the scanner,
+ * and let each fill R with SEED's pattern; 0 or -errno and what failed.
+ */
+static int pair_prepare(pair_t *self, const int dom[2], char *why, size_t len)
+{
+	int i, ret;
+
+	ret = set_domain_ioctl(self->g[0].b.fd, dom[0] ? test_domain(dom[0]) : 0);
+	if (ret) {
+		snprintf(why, len, "SET_POLICY sharing_domain: %s", strerror(-ret));
+		return ret;
+	}
+	ret = set_domain_sysfs(self->g[1].id, dom[1] ? test_domain(dom[1]) : 0);
+	if (ret) {
+		snprintf(why, len, "vms/%llu/sharing_domain: %s", self->g[1].id,
+			 strerror(-ret));
+		return ret;
+	}
+	ret = dd_set("run", "0\n");
+	if (ret) {
+		snprintf(why, len, "dedup/run = 0: %s", strerror(-ret));
+		return ret;
+	}
+	for (i = 0; i < 2; i++) {
+		ret = run_ok(&self->g[i], VMM_PROG_FILL, R_START, R_LEN, SEED);
+		if (!ret)
+			ret = memvirt_get_stats(self->g[i].b.fd, &self->base[i]);
+		if (ret) {
+			snprintf(why, len, "guest %d: filling R: %s", i,
+				 strerror(-ret));
+			return ret;
+		}
+	}
+	return 0;
+}
+
+static void pair_fini(struct __test_metadata *_metadata, pair_t *self);
+
+/*
+ * Both guests, prepared. Teardown does not run after a failed setup, so a
+ * failure here cleans up first (the guests' files would outlive the test).
  */
 static void pair_init(struct __test_metadata *_metadata, pair_t *self,
 		      const int dom[2])
@@ -360,27 +413,23 @@ static void pair_init(struct __test_metadata *_metadata, pair_t *self,
 	int i, ret;
 
 	self->g[0].b.fd = self->g[1].b.fd = -1;
+	dd_knobs_save(&self->dk);
 	for (i = 0; i < 2; i++) {
 		ret = guest_open(&self->g[i], NR_VCPUS, reason, sizeof(reason));
 		if (ret == BACKING_UNAVAILABLE) {
 			self->skip = true;
 			SKIP(return, "%s", reason);
 		}
-		ASSERT_EQ(0, ret) TH_LOG("%s", reason);
+		if (ret)
+			break;
 	}
-	dd_knobs_save(&self->dk);
-	ret = set_domain_ioctl(self->g[0].b.fd, dom[0] ? test_domain(dom[0]) : 0);
-	ASSERT_EQ(0, ret) TH_LOG("SET_POLICY sharing_domain: %s", strerror(-ret));
-	ret = set_domain_sysfs(self->g[1].id, dom[1] ? test_domain(dom[1]) : 0);
-	ASSERT_EQ(0, ret) TH_LOG("vms/%llu/sharing_domain: %s",
-				 self->g[1].id, strerror(-ret));
-	ret = dd_set("run", "0\n");
-	ASSERT_EQ(0, ret) TH_LOG("dedup/run = 0: %s", strerror(-ret));
-	for (i = 0; i < 2; i++) {
-		guest_fill(_metadata, &self->g[i], R_START, R_LEN, SEED);
-		stats(_metadata, &self->g[i], &self->base[i]);
-	}
-	glob_read(_metadata, &self->g0);
+	if (!ret)
+		ret = pair_prepare(self, dom, reason, sizeof(reason));
+	if (!ret)
+		glob_read(_metadata, &self->g0);
+	if (ret)
+		pair_fini(_metadata, self);
+	ASSERT_EQ(0, ret) TH_LOG("%s", reason);
 }
 
 static void pair_fini(struct __test_metadata *_metadata, pair_t *self)
@@ -691,6 +740,16 @@ FIXTURE(stress) {
 	struct dd_knobs dk;
 };
 
+static void stress_fini(struct __test_metadata *_metadata,
+			FIXTURE_DATA(stress) *self)
+{
+	dd_set("run", "0\n");
+	guest_close(&self->g[0]);
+	guest_close(&self->g[1]);
+	EXPECT_EQ(0, dd_knobs_restore(&self->dk));
+}
+
+/* Both guests in one domain; cleans up itself if it fails (see pair_init). */
 FIXTURE_SETUP(stress)
 {
 	char reason[256] = "";
@@ -698,24 +757,30 @@ FIXTURE_SETUP(stress)
 	int i, ret;
 
 	self->g[0].b.fd = self->g[1].b.fd = -1;
+	dd_knobs_save(&self->dk);
 	for (i = 0; i < 2; i++) {
 		ret = guest_open(&self->g[i], NR_VCPUS, reason, sizeof(reason));
 		if (ret == BACKING_UNAVAILABLE) {
 			self->skip = true;
 			SKIP(return, "%s", reason);
 		}
-		ASSERT_EQ(0, ret) TH_LOG("%s", reason);
-		ASSERT_EQ(0, set_domain_ioctl(self->g[i].b.fd, dom));
+		if (ret)
+			break;
+		ret = set_domain_ioctl(self->g[i].b.fd, dom);
+		if (ret) {
+			snprintf(reason, sizeof(reason), "SET_POLICY sharing_domain: %s",
+				 strerror(-ret));
+			break;
+		}
 	}
-	dd_knobs_save(&self->dk);
+	if (ret)
+		stress_fini(_metadata, self);
+	ASSERT_EQ(0, ret) TH_LOG("%s", reason);
 }
 
 FIXTURE_TEARDOWN(stress)
 {
-	dd_set("run", "0\n");
-	guest_close(&self->g[0]);
-	guest_close(&self->g[1]);
-	EXPECT_EQ(0, dd_knobs_restore(&self->dk));
+	stress_fini(_metadata, self);
 }
 
 struct runner {
@@ -935,46 +1000,8 @@ static bool fi_holds(int fd, u64 gfn)
 	       (ssize_t)sizeof(buf) && !memcmp(buf, want, sizeof(buf));
 }
 
-FIXTURE_SETUP(fault_inject)
-{
-	char reason[256] = "";
-	struct memvirt_reclaim r;
-	u8 page[VMM_PAGE_SIZE];
-	unsigned int i;
-	int ret;
-
-	self->g.b.fd = -1;
-	if (access(FAIL_DIR, F_OK)) {
-		self->skip = true;
-		SKIP(return, "no fail_page_alloc in this kernel");
-	}
-	ret = guest_open(&self->g, NR_VCPUS, reason, sizeof(reason));
-	if (ret == BACKING_UNAVAILABLE) {
-		self->skip = true;
-		SKIP(return, "%s", reason);
-	}
-	ASSERT_EQ(0, ret) TH_LOG("%s", reason);
-	for (i = 0; i < NR_FI_KNOBS; i++) {
-		ret = fi_read(fi_knobs[i], self->old[i], sizeof(self->old[i]));
-		ASSERT_EQ(0, ret) TH_LOG("reading knob %s: %s", fi_knobs[i],
-					 strerror(-ret));
-	}
-	self->saved = true;
-	dd_knobs_save(&self->dk);
-	ASSERT_EQ(0, dd_set("run", "0\n"));
-
-	fi_page(page);
-	for (i = 0; i < FI_PAGES; i++)
-		ASSERT_EQ((ssize_t)sizeof(page),
-			  pwrite(self->g.b.fd, page, sizeof(page),
-				 R_START + i * VMM_PAGE_SIZE));
-	ASSERT_EQ(0, mv_reclaim(self->g.b.fd, MEMVIRT_RECLAIM_SHARE, R_GFN,
-				FI_PAGES, &r));
-	ASSERT_EQ(FI_PAGES - 1, r.merged);
-	glob_read(_metadata, &self->g0);
-}
-
-FIXTURE_TEARDOWN(fault_inject)
+static void fi_fini(struct __test_metadata *_metadata,
+		    FIXTURE_DATA(fault_inject) *self)
 {
 	unsigned int i;
 
@@ -983,9 +1010,78 @@ FIXTURE_TEARDOWN(fault_inject)
 		fi_write("probability", "0");
 		for (i = 0; i < NR_FI_KNOBS; i++)
 			fi_write(fi_knobs[i], self->old[i]);
-		EXPECT_EQ(0, dd_knobs_restore(&self->dk));
 	}
 	guest_close(&self->g);
+	EXPECT_EQ(0, dd_knobs_restore(&self->dk));
+}
+
+/* FI_PAGES copies of fi_page() at R, merged; 0 or -errno and why. */
+static int fi_prepare(FIXTURE_DATA(fault_inject) *self, char *why, size_t len)
+{
+	struct memvirt_reclaim r;
+	u8 page[VMM_PAGE_SIZE];
+	unsigned int i;
+	int ret;
+
+	for (i = 0; i < NR_FI_KNOBS; i++) {
+		ret = fi_read(fi_knobs[i], self->old[i], sizeof(self->old[i]));
+		if (ret) {
+			snprintf(why, len, "reading knob %s: %s", fi_knobs[i],
+				 strerror(-ret));
+			return ret;
+		}
+	}
+	self->saved = true;
+	ret = dd_set("run", "0\n");
+	if (ret) {
+		snprintf(why, len, "dedup/run = 0: %s", strerror(-ret));
+		return ret;
+	}
+	fi_page(page);
+	for (i = 0; i < FI_PAGES; i++) {
+		if (pwrite(self->g.b.fd, page, sizeof(page),
+			   R_START + i * VMM_PAGE_SIZE) != (ssize_t)sizeof(page)) {
+			snprintf(why, len, "pwrite: %s", strerror(errno));
+			return -EIO;
+		}
+	}
+	ret = mv_reclaim(self->g.b.fd, MEMVIRT_RECLAIM_SHARE, R_GFN, FI_PAGES, &r);
+	if (!ret && r.merged != FI_PAGES - 1)
+		ret = -EIO;
+	if (ret)
+		snprintf(why, len, "SHARE pass: %s, merged %llu of %u", strerror(-ret),
+			 r.merged, FI_PAGES - 1);
+	return ret;
+}
+
+FIXTURE_SETUP(fault_inject)
+{
+	char reason[256] = "";
+	int ret;
+
+	self->g.b.fd = -1;
+	if (access(FAIL_DIR, F_OK)) {
+		self->skip = true;
+		SKIP(return, "no fail_page_alloc in this kernel");
+	}
+	dd_knobs_save(&self->dk);
+	ret = guest_open(&self->g, NR_VCPUS, reason, sizeof(reason));
+	if (ret == BACKING_UNAVAILABLE) {
+		self->skip = true;
+		SKIP(return, "%s", reason);
+	}
+	if (!ret)
+		ret = fi_prepare(self, reason, sizeof(reason));
+	if (!ret)
+		glob_read(_metadata, &self->g0);
+	if (ret)
+		fi_fini(_metadata, self);
+	ASSERT_EQ(0, ret) TH_LOG("%s", reason);
+}
+
+FIXTURE_TEARDOWN(fault_inject)
+{
+	fi_fini(_metadata, self);
 }
 
 /* In the vCPU thread: its page allocations may now fail. */

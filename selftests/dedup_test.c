@@ -834,9 +834,18 @@ TEST_F(dd, pinned_hint_page_not_promoted)
 	EXPECT_EQ(2ULL, st.resident);
 	expect_totals(_metadata, &self->g0, 0, 0);
 
+	/*
+	 * Released: one of the two becomes the frame. Whether the pass
+	 * examines both depends on which one the hint names now (a gfn it
+	 * has just made SHARED is not examined again).
+	 */
 	unpin(_metadata, self, 7);
 	share(_metadata, self->a.fd, 4, 2, &r);
-	EXPECT_PASS(r, 2, 1, 0, 0);
+	EXPECT_LE(1ULL, r.scanned);
+	EXPECT_GE(2ULL, r.scanned);
+	EXPECT_EQ(1ULL, r.merged);
+	EXPECT_EQ(1ULL, r.reclaimed);
+	EXPECT_EQ(0ULL, r.pinned_skips);
 	expect_state(_metadata, self->a.fd, 4, 2, MEMVIRT_GFN_SHARED);
 	expect_totals(_metadata, &self->g0, 2, 1);
 	EXPECT_HOLDS(self->a.fd, 4, 7);

@@ -1002,6 +1002,63 @@ TEST_F(two, pairs_share_only_within_a_domain)
 	expect_totals(_metadata, &d->g0, n, n);
 }
 
+/*
+ * The same with many pairs: the contract's counts do not depend on how
+ * many there are (merged = N on the second VM's pass), and passes that go
+ * on alternating must leave every pair shared.
+ */
+#define MANY	2048UL
+
+TEST_F_TIMEOUT(dd, many_pairs_all_share_within_a_domain, 120)
+{
+	u64 dom = test_domain(5), g, merged = 0;
+	struct memvirt_reclaim r;
+	struct memvirt_stats sa, sb;
+	unsigned char *buf;
+	char path[PATH_MAX];
+	int round;
+
+	vmf_open(_metadata, self, &self->b, "b");
+	ASSERT_EQ(0, set_domain(self->a.fd, dom));
+	mv_vm_path(path, sizeof(path), self->b.id, "sharing_domain");
+	ASSERT_EQ(0, mv_write_u64(path, dom));
+	ASSERT_EQ(0, ftruncate(self->a.fd, MANY * MV_PAGE));
+	ASSERT_EQ(0, ftruncate(self->b.fd, MANY * MV_PAGE));
+	buf = malloc(MANY * MV_PAGE);
+	ASSERT_NE(NULL, buf);
+	for (g = 0; g < MANY; g++)
+		content(buf + g * MV_PAGE, 1000 + g);
+	ASSERT_EQ((ssize_t)(MANY * MV_PAGE), pwrite(self->a.fd, buf, MANY * MV_PAGE, 0));
+	ASSERT_EQ((ssize_t)(MANY * MV_PAGE), pwrite(self->b.fd, buf, MANY * MV_PAGE, 0));
+	free(buf);
+
+	share(_metadata, self->a.fd, 0, MANY, &r);
+	EXPECT_PASS(r, MANY, 0, 0, 0);
+	share(_metadata, self->b.fd, 0, MANY, &r);
+	EXPECT_EQ(MANY, r.scanned);
+	EXPECT_EQ(MANY, r.merged) TH_LOG("%llu pairs did not share",
+					 (unsigned long long)(MANY - r.merged));
+	merged = r.merged;
+	/* What a scanner would do next: alternate passes. */
+	for (round = 0; round < 3; round++) {
+		share(_metadata, self->a.fd, 0, MANY, &r);
+		merged += r.merged;
+		share(_metadata, self->b.fd, 0, MANY, &r);
+		merged += r.merged;
+	}
+	mv_stats_get(_metadata, self->a.fd, &sa);
+	mv_stats_get(_metadata, self->b.fd, &sb);
+	TH_LOG("after 8 passes: %llu merges; shared %llu and %llu of %lu",
+	       (unsigned long long)merged, (unsigned long long)sa.shared,
+	       (unsigned long long)sb.shared, MANY);
+	EXPECT_EQ(MANY, sa.shared);
+	EXPECT_EQ(MANY, sb.shared);
+	EXPECT_EQ(0ULL, sa.false_matches + sb.false_matches);
+	expect_totals(_metadata, &self->g0, 2 * MANY, MANY);
+	for (g = 0; g < MANY; g += 97)
+		EXPECT_HOLDS(self->b.fd, g, 1000 + g);
+}
+
 /* ------------------------------------------------------------------ */
 /* Controls */
 

@@ -1159,6 +1159,71 @@ static const char *saved_knob(const struct dd_knobs *k, const char *name)
 	return "(unknown)";
 }
 
+static int set_policy2(int fd, u32 flags, u64 shares, u64 reservation,
+		       u64 domain)
+{
+	struct memvirt_policy p = {
+		.size = sizeof(p),
+		.flags = flags,
+		.shares = shares,
+		.reservation_bytes = reservation,
+		.sharing_domain = domain,
+	};
+
+	return mv_ioctl(fd, MEMVIRT_IOC_SET_POLICY, &p);
+}
+
+/*
+ * SET_POLICY changes the fields it names all or none: a domain named with
+ * a refused field stays as it was, and so do the others when the domain is
+ * refused (EBUSY). A version-1 caller naming the domain sets 0.
+ */
+TEST_F(dd, set_policy_domain_all_or_nothing)
+{
+	const u32 sd = MEMVIRT_POLICY_SHARING_DOMAIN;
+	u64 budget = 0, dom = test_domain(6);
+	struct memvirt_reclaim r;
+	struct memvirt_policy p;
+
+	ASSERT_EQ(0, mv_global_u64("budget_mb", &budget));
+	EXPECT_EQ(-EINVAL, set_policy2(self->a.fd, MEMVIRT_POLICY_SHARES | sd, 0, 0, dom));
+	EXPECT_EQ(-ENOSPC, set_policy2(self->a.fd, MEMVIRT_POLICY_RESERVATION | sd, 0,
+				       (budget + 1) * MV_MIB, dom));
+	ASSERT_EQ(0, mv_get_policy(self->a.fd, &p));
+	EXPECT_EQ(0ULL, p.sharing_domain);
+	EXPECT_EQ((u64)MEMVIRT_SHARES_DEFAULT, p.shares);
+	EXPECT_EQ(0ULL, p.reservation_bytes);
+
+	ASSERT_EQ(0, set_policy2(self->a.fd, MEMVIRT_POLICY_SHARES | sd, 2000, 0, dom));
+	ASSERT_EQ(0, mv_get_policy(self->a.fd, &p));
+	EXPECT_EQ(dom, p.sharing_domain);
+	EXPECT_EQ(2000ULL, p.shares);
+
+	/* Sharing now: the domain is refused, and the shares with it. */
+	put(_metadata, self->a.fd, 0, 14);
+	put(_metadata, self->a.fd, 1, 14);
+	share(_metadata, self->a.fd, 0, 2, &r);
+	EXPECT_PASS(r, 2, 1, 0, 0);
+	EXPECT_EQ(-EBUSY, set_policy2(self->a.fd, MEMVIRT_POLICY_SHARES | sd, 3000, 0,
+				      dom + 1));
+	ASSERT_EQ(0, mv_get_policy(self->a.fd, &p));
+	EXPECT_EQ(dom, p.sharing_domain);
+	EXPECT_EQ(2000ULL, p.shares);
+	/* Naming the domain it has is no change. */
+	EXPECT_EQ(0, set_policy2(self->a.fd, MEMVIRT_POLICY_SHARES | sd, 3000, 0, dom));
+	ASSERT_EQ(0, mv_get_policy(self->a.fd, &p));
+	EXPECT_EQ(3000ULL, p.shares);
+
+	/* Unshared again, a 72-byte (version 1) call naming it sets 0. */
+	MV_WRITE_ONCE(self->a.map[0], 1);
+	MV_WRITE_ONCE(self->a.map[MV_PAGE], 2);
+	memset(&p, 0, sizeof(p));
+	p.size = MEMVIRT_POLICY_SIZE_VER0;
+	p.flags = sd;
+	EXPECT_EQ(0, mv_ioctl(self->a.fd, MEMVIRT_IOC_SET_POLICY, &p));
+	EXPECT_EQ(0ULL, get_domain(_metadata, self->a.fd));
+}
+
 TEST_F(dd, knobs_defaults_ranges_and_modes)
 {
 	static const struct {

@@ -161,6 +161,25 @@ static int dbg_u64(const char *key, u64 *val)
 	return ret;
 }
 
+/* The sharers_* keys debugfs memvirt/dedup has, for a log line. */
+static const char *sharers_lines(void)
+{
+	static char keys[512];
+	char line[256], k[64];
+	size_t len = 0;
+	FILE *f = fopen(DEDUP_DEBUGFS, "r");
+
+	keys[0] = 0;
+	if (!f)
+		return "(none)";
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "%63s", k) == 1 && !strncmp(k, "sharers_", 8) &&
+		    len + strlen(k) + 2 < sizeof(keys))
+			len += snprintf(keys + len, sizeof(keys) - len, "%s ", k);
+	fclose(f);
+	return keys;
+}
+
 /* A sharing domain no other test program uses at the same time. */
 static u64 test_domain(unsigned int n)
 {
@@ -495,8 +514,9 @@ TEST_F(dd, debugfs_counts_frames_and_sharers)
 								 DEDUP_DEBUGFS);
 		h0 = h1 = ~0ULL;
 		ret = dbg_u64(cases[i].bucket, &h0);
-		EXPECT_EQ(0, ret) TH_LOG("%s has no line %s", DEDUP_DEBUGFS,
-					 cases[i].bucket);
+		EXPECT_EQ(0, ret) TH_LOG("%s has no line %s; its sharers lines: %s",
+					 DEDUP_DEBUGFS, cases[i].bucket,
+					 sharers_lines());
 		for (g = 0; g < cases[i].sharers; g++)
 			put(_metadata, self->a.fd, g, 40 + i);
 		share(_metadata, self->a.fd, 0, NPAGES, &r);

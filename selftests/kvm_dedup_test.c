@@ -51,12 +51,11 @@
 #define NR_VCPUS		2
 #define PAGES(bytes)		((bytes) / VMM_PAGE_SIZE)
 /*
- * 16 pairs, no more: the hint table is direct-mapped, and two of the pairs'
- * contents that land in one slot may never share (dedup_test's
- * many_pairs_all_share_within_a_domain shows it); with 16 of them in 64 Ki
- * slots that takes one run in 500.
+ * 128 pairs: each content needs its hint until the other guest's pass, and
+ * the hint table forgets one only when five land in one set of four slots
+ * (16 Ki sets in the test VM): about one run in 10^8.
  */
-#define R_LEN			(64 * 1024ULL)
+#define R_LEN			(512 * 1024ULL)
 #define R_START			(GUEST_SIZE - R_LEN)
 #define R_GFN			(R_START >> VMM_PAGE_SHIFT)
 #define N			PAGES(R_LEN)

@@ -121,6 +121,15 @@ enum vmm_prog {
 	 * and writes this pass's content; a last sweep checks the final one.
 	 */
 	VMM_PROG_CHURN,
+	/*
+	 * CHURN with contents many pages share (vmm_dup_word()): param
+	 * passes over [start, end), each checking every page holds what the
+	 * previous pass wrote (zero before pass 0) and writing this pass's
+	 * content; a last sweep checks the final one. For page sharing: at
+	 * any time most pages equal many others, in this VM and in another
+	 * running the same program on the same range.
+	 */
+	VMM_PROG_DUP_CHURN,
 	VMM_NR_PROGS
 };
 
@@ -181,6 +190,27 @@ static inline u64 vmm_churn_word(u64 gfn, u64 word, u64 pass)
 {
 	return vmm_churn_is_zero(gfn, pass) ? 0 :
 	       vmm_pattern(gfn, word, VMM_CHURN_SEED + pass);
+}
+
+/*
+ * vmm_dup_word - word @word of page @gfn after DUP_CHURN pass @pass: every
+ * fifth page (rotating with the pass) is all zero, the others hold one of
+ * VMM_DUP_GROUPS contents, picked by gfn and seeded with the pass. So every
+ * page changes each pass, a stale page is always noticed, and each content
+ * is held by many pages at once.
+ */
+#define VMM_DUP_SEED		0xd0d0ULL
+#define VMM_DUP_GROUPS		8
+
+static inline int vmm_dup_is_zero(u64 gfn, u64 pass)
+{
+	return (gfn + pass) % 5 == 0;
+}
+
+static inline u64 vmm_dup_word(u64 gfn, u64 word, u64 pass)
+{
+	return vmm_dup_is_zero(gfn, pass) ? 0 :
+	       vmm_pattern(gfn % VMM_DUP_GROUPS, word, VMM_DUP_SEED + pass);
 }
 
 /* The image header, written by guest/start.S at VMM_CODE_GPA. */

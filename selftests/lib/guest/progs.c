@@ -183,6 +183,36 @@ static void prog_churn(const struct guest_args *a)
 	guest_report(VMM_REPORT_PAGES, pages);
 }
 
+/* Like prog_churn(), with vmm_dup_word() contents. */
+static void prog_dup_churn(const struct guest_args *a)
+{
+	u64 pass, gpa, gfn, w, v, want, bad = 0, zero = 0, pages = 0;
+
+	for (pass = 0; pass <= a->param; pass++) {
+		for (gpa = a->start; gpa < a->end; gpa += VMM_PAGE_SIZE) {
+			volatile u64 *p = guest_gpa_ptr(gpa);
+
+			gfn = gpa >> VMM_PAGE_SHIFT;
+			if (!pass || vmm_dup_is_zero(gfn, pass - 1))
+				zero++;
+			for (w = 0; w < VMM_WORDS_PER_PAGE; w++) {
+				v = p[w];
+				want = pass ? vmm_dup_word(gfn, w, pass - 1) : 0;
+				if (v != want)
+					note_bad(&bad, gfn, w, v);
+			}
+			pages++;
+			if (pass == a->param)
+				continue;
+			for (w = 0; w < VMM_WORDS_PER_PAGE; w++)
+				p[w] = vmm_dup_word(gfn, w, pass);
+		}
+	}
+	guest_report(VMM_REPORT_MISMATCHES, bad);
+	guest_report(VMM_REPORT_ZERO_PAGES, zero);
+	guest_report(VMM_REPORT_PAGES, pages);
+}
+
 static void (*const progs[VMM_NR_PROGS])(const struct guest_args *a) = {
 	[VMM_PROG_FILL] = prog_fill,
 	[VMM_PROG_VERIFY] = prog_verify,
@@ -192,6 +222,7 @@ static void (*const progs[VMM_NR_PROGS])(const struct guest_args *a) = {
 	[VMM_PROG_READ_ZERO] = prog_read_zero,
 	[VMM_PROG_TOUCH_TIMED] = prog_touch_timed,
 	[VMM_PROG_CHURN] = prog_churn,
+	[VMM_PROG_DUP_CHURN] = prog_dup_churn,
 };
 
 void guest_main(u64 vcpu, u64 start, u64 end, u64 param, u64 prog)

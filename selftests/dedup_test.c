@@ -492,8 +492,8 @@ TEST_F(dd, identical_pages_share_one_frame)
 
 /*
  * debugfs memvirt/dedup: one more frame, in the sharers histogram bucket
- * of its sharer count; the buckets are those of the contract: sharers_1,
- * sharers_2, sharers_3-4, sharers_5-8, sharers_9-16, ...
+ * of its sharer count; the buckets are powers of two: sharers_1,
+ * sharers_2-3, sharers_4-7, sharers_8-15, sharers_16-31, ...
  */
 TEST_F(dd, debugfs_counts_frames_and_sharers)
 {
@@ -501,8 +501,8 @@ TEST_F(dd, debugfs_counts_frames_and_sharers)
 		u64 sharers;
 		const char *bucket;
 	} cases[] = {
-		{ 2, "sharers_2" }, { 3, "sharers_3-4" }, { 4, "sharers_3-4" },
-		{ 5, "sharers_5-8" }, { 16, "sharers_9-16" },
+		{ 2, "sharers_2-3" }, { 3, "sharers_2-3" }, { 4, "sharers_4-7" },
+		{ 7, "sharers_4-7" }, { 8, "sharers_8-15" }, { 16, "sharers_16-31" },
 	};
 	u64 frames0 = 0, frames1 = 0, h0, h1, g;
 	struct memvirt_reclaim r;

@@ -36,6 +36,9 @@
  *   slowdown   at steady state, guest 0 reads all its content (-l times
  *              VMM_PROG_READ_ZERO) with the scanner on and with it off,
  *              interleaved -r times: median(on) / median(off) - 1, percent;
+ *   unread cow the same in guest 1, which read nothing since the merge
+ *              (memvirt: its shared gfns are mapped nowhere, so the write
+ *              is one fault; KSM: the pages stay mapped read-only);
  *   cow        then, scanner off, guest 0 writes one byte per page of its
  *              content (VMM_PROG_TOUCH_TIMED, rdtsc per store): median ns
  *              over the pages that were shared before (memvirt:
@@ -53,7 +56,8 @@
  *          ksm_merged_per_cpu_s=X memvirt_steady_s=X ksm_steady_s=X
  *          memvirt_saved_pct=X ksm_saved_pct=X identical10_saved_pct=X
  *          ksm_identical10_saved_pct=X slowdown_pct=X ksm_slowdown_pct=X
- *          cow_ns=X first_touch_ns=X cow_ratio=X ratio=R
+ *          cow_ns=X first_touch_ns=X cow_ratio=X unread_cow_ns=X
+ *          unread_cow_ratio=X ratio=R
  * with cow_ns, first_touch_ns and cow_ratio (their quotient) memvirt's and
  * R = memvirt_merged_per_cpu_s / ksm_merged_per_cpu_s ("na" where a figure
  * could not be measured). Without KSM (/sys/kernel/mm/ksm) it says so and
@@ -153,6 +157,9 @@ struct bench {
 	int n_slow[NR_SYS];
 	double cow_ns[NR_SYS], first_ns[NR_SYS];
 	u64 cow_pages[NR_SYS];
+	/* The same in guest 1, whose shared pages nothing read since the merge. */
+	double fresh_ns[NR_SYS], fresh_first_ns[NR_SYS];
+	u64 fresh_pages[NR_SYS];
 	/* The knobs as found, restored at the end. */
 	u64 saved_knobs[NR_SYS][4];
 	bool knobs_saved[NR_SYS];
@@ -722,8 +729,12 @@ static double touch_median(struct bench *b, struct vm *vm, u64 start, u64 n,
 	return m;
 }
 
-/* Scanner off: a write to a shared page vs a first touch, in guest 0. */
-static int measure_cow(struct bench *b, enum sys s, struct guest *g)
+/*
+ * Scanner off: a write to a shared page vs a first touch, in guest @g; the
+ * median ns of each into *@cow and *@first, the pages written into *@pages.
+ */
+static int measure_cow(struct bench *b, enum sys s, struct guest *g, double *cow,
+		       double *first, u64 *pages)
 {
 	u64 n = content_pages(b), i;
 	u8 *sh = calloc(n, 1);
@@ -741,7 +752,7 @@ static int measure_cow(struct bench *b, enum sys s, struct guest *g)
 		return -EIO;
 	}
 	for (i = 0; i < n; i++)
-		b->cow_pages[s] += sh[i];
+		*pages += sh[i];
 	/* Records resident, vCPU warm: one untimed page. */
 	memset(vm_hva(g->vm, rec_gpa(b)), 0, rec_bytes(b));
 	if (vm_run_one(g->vm, 0, VMM_PROG_TOUCH_TIMED, rec_gpa(b) - VMM_PAGE_SIZE,
@@ -749,13 +760,11 @@ static int measure_cow(struct bench *b, enum sys s, struct guest *g)
 		free(sh);
 		return -EIO;
 	}
-	b->first_ns[s] = touch_median(b, g->vm, scratch_gpa(b),
-				      SCRATCH_MIB * MIB / VMM_PAGE_SIZE - 1, NULL);
-	b->cow_ns[s] = b->cow_pages[s] ?
-		       touch_median(b, g->vm, VMM_FREE_GPA, n, sh) : -1;
+	*first = touch_median(b, g->vm, scratch_gpa(b),
+			      SCRATCH_MIB * MIB / VMM_PAGE_SIZE - 1, NULL);
+	*cow = *pages ? touch_median(b, g->vm, VMM_FREE_GPA, n, sh) : -1;
 	free(sh);
-	return b->first_ns[s] < 0 || (b->cow_pages[s] && b->cow_ns[s] < 0) ?
-	       -EIO : 0;
+	return *first < 0 || (*pages && *cow < 0) ? -EIO : 0;
 }
 
 /* Back to nothing merged: KSM unmerges and forgets everything with run=2. */
@@ -804,7 +813,11 @@ static int measure(struct bench *b, enum sys s, enum scen sc)
 				sys_names[s]);
 			err = -EIO;
 		}
-		if (measure_cow(b, s, &gs[0])) {
+		/* Guest 0 read everything since the merge; guest 1 nothing. */
+		if (measure_cow(b, s, &gs[0], &b->cow_ns[s], &b->first_ns[s],
+				&b->cow_pages[s]) ||
+		    (n > 1 && measure_cow(b, s, &gs[1], &b->fresh_ns[s],
+					  &b->fresh_first_ns[s], &b->fresh_pages[s]))) {
 			fprintf(stderr, "dedup_bench: %s: cow run failed\n",
 				sys_names[s]);
 			err = -EIO;
@@ -904,6 +917,12 @@ static double cow_ratio(struct bench *b, enum sys s)
 	       b->cow_ns[s] / b->first_ns[s] : -1;
 }
 
+static double fresh_ratio(struct bench *b, enum sys s)
+{
+	return b->fresh_ns[s] > 0 && b->fresh_first_ns[s] > 0 ?
+	       b->fresh_ns[s] / b->fresh_first_ns[s] : -1;
+}
+
 /* One table row: memvirt, ksm, memvirt/ksm; v < @na_below is n/a. */
 static void row(const char *name, double m, double k, const char *f,
 		double na_below, bool quot)
@@ -976,6 +995,10 @@ static void print_table(struct bench *b)
 	row("first touch ns", b->first_ns[0], b->first_ns[1], "%.0f", 0, true);
 	row("shared write/first touch", cow_ratio(b, SYS_MEMVIRT),
 	    cow_ratio(b, SYS_KSM), "%.2f", 0, false);
+	row("unread shared write ns", b->fresh_ns[0], b->fresh_ns[1], "%.0f", 0, true);
+	row("  first touch ns", b->fresh_first_ns[0], b->fresh_first_ns[1], "%.0f", 0, true);
+	row("unread write/first touch", fresh_ratio(b, SYS_MEMVIRT),
+	    fresh_ratio(b, SYS_KSM), "%.2f", 0, false);
 }
 
 static void fmt(char *buf, size_t len, double v, double na_below, const char *f)
@@ -991,7 +1014,7 @@ static void print_machine(struct bench *b)
 	struct scan *mm = &b->scan[SYS_MEMVIRT][SCEN_MIXED];
 	struct scan *km = &b->scan[SYS_KSM][SCEN_MIXED];
 	double mr = fig(mm, FIG_PER_CPU_S), kr = fig(km, FIG_PER_CPU_S);
-	char v[14][32];
+	char v[16][32];
 
 	fmt(v[0], 32, mr, 0, "%.0f");
 	fmt(v[1], 32, kr, 0, "%.0f");
@@ -1007,9 +1030,11 @@ static void print_machine(struct bench *b)
 	fmt(v[11], 32, b->first_ns[SYS_MEMVIRT], 0, "%.0f");
 	fmt(v[12], 32, cow_ratio(b, SYS_MEMVIRT), 0, "%.2f");
 	fmt(v[13], 32, mr >= 0 && kr > 0 ? mr / kr : -1, 0, "%.2f");
-	printf("bench: dedup guests=%d mib=%llu memvirt_merged_per_cpu_s=%s ksm_merged_per_cpu_s=%s memvirt_steady_s=%s ksm_steady_s=%s memvirt_saved_pct=%s ksm_saved_pct=%s identical10_saved_pct=%s ksm_identical10_saved_pct=%s slowdown_pct=%s ksm_slowdown_pct=%s cow_ns=%s first_touch_ns=%s cow_ratio=%s ratio=%s\n",
+	fmt(v[14], 32, b->fresh_ns[SYS_MEMVIRT], 0, "%.0f");
+	fmt(v[15], 32, fresh_ratio(b, SYS_MEMVIRT), 0, "%.2f");
+	printf("bench: dedup guests=%d mib=%llu memvirt_merged_per_cpu_s=%s ksm_merged_per_cpu_s=%s memvirt_steady_s=%s ksm_steady_s=%s memvirt_saved_pct=%s ksm_saved_pct=%s identical10_saved_pct=%s ksm_identical10_saved_pct=%s slowdown_pct=%s ksm_slowdown_pct=%s cow_ns=%s first_touch_ns=%s cow_ratio=%s unread_cow_ns=%s unread_cow_ratio=%s ratio=%s\n",
 	       b->guests, b->content / MIB, v[0], v[1], v[2], v[3], v[4], v[5],
-	       v[6], v[7], v[8], v[9], v[10], v[11], v[12], v[13]);
+	       v[6], v[7], v[8], v[9], v[10], v[11], v[12], v[14], v[15], v[13]);
 }
 
 /* ---- setup ---- */
@@ -1158,8 +1183,10 @@ int main(int argc, char **argv)
 	int err, s;
 
 	parse_args(&b, argc, argv);
-	for (s = 0; s < NR_SYS; s++)
+	for (s = 0; s < NR_SYS; s++) {
 		b.cow_ns[s] = b.first_ns[s] = -1;
+		b.fresh_ns[s] = b.fresh_first_ns[s] = -1;
+	}
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	/* 4 KiB pages for both: no THP in the anonymous guests' RAM. */
 	if (prctl(PR_SET_THP_DISABLE, 1, 0, 0, 0))

@@ -745,9 +745,9 @@ TEST_F_TIMEOUT(pinned, pinned_page_never_merged, TEST_TIMEOUT_S)
 /* ------------------------------------------------------------------ */
 /* Stress: four vCPUs rewriting shared data, the scanner at full speed */
 
-#define S_LEN		(1 * MIB)
+#define S_LEN		(MIB / 2)
 #define S_START(i)	(4 * MIB + (u64)(i) * 2 * MIB)	/* vCPU i's range */
-#define S_PASSES	16
+#define S_PASSES	6
 #define S_WAIT_S	60
 
 FIXTURE(stress) {

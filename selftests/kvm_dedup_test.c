@@ -43,6 +43,7 @@
 
 #include "kselftest_harness.h"
 #include "contract.h"
+#include "dedup_contract.h"
 #include "backing.h"
 #include "vmm.h"
 
@@ -64,7 +65,6 @@
 #define RUN_TIMEOUT_S		120
 #define TEST_TIMEOUT_S		200
 #define NO_REPORT		(~0ULL)
-#define DEDUP			"dedup"
 
 /* The 6.1 harness runs the test body even after SKIP() in the setup. */
 #define RETURN_IF_SKIPPED() do {	\
@@ -82,96 +82,6 @@
 		       vcpu_report(vm_, i, VMM_REPORT_BAD_VALUE, 0));	\
 } while (0)
 
-/* ------------------------------------------------------------------ */
-/* Global dedup/ counters and knobs (as in dedup_test.c) */
-
-enum { G_SHARED, G_SHARING, G_SAVED, G_COW, G_SCANNED, G_FULL, G_NR };
-
-static const char *const g_names[G_NR] = {
-	"shared", "sharing", "saved", "cow_breaks", "pages_scanned",
-	"full_scans",
-};
-
-struct glob {
-	u64 v[G_NR];
-};
-
-static void glob_read(struct __test_metadata *_metadata, struct glob *g)
-{
-	char attr[64];
-	unsigned int i;
-	int ret;
-
-	for (i = 0; i < G_NR; i++) {
-		snprintf(attr, sizeof(attr), DEDUP "/%s", g_names[i]);
-		ret = mv_global_u64(attr, &g->v[i]);
-		ASSERT_EQ(0, ret) TH_LOG("read %s/%s: %s", MV_SYSFS, attr,
-					 strerror(-ret));
-	}
-}
-
-/* dedup/shared, sharing and saved moved by these since @base. */
-static void expect_totals(struct __test_metadata *_metadata,
-			  const struct glob *base, u64 shared, u64 sharing)
-{
-	struct glob now;
-
-	glob_read(_metadata, &now);
-	EXPECT_EQ(shared, now.v[G_SHARED] - base->v[G_SHARED])
-		TH_LOG("dedup/shared");
-	EXPECT_EQ(sharing, now.v[G_SHARING] - base->v[G_SHARING])
-		TH_LOG("dedup/sharing");
-	EXPECT_EQ(shared - sharing, now.v[G_SAVED] - base->v[G_SAVED])
-		TH_LOG("dedup/saved");
-}
-
-static const char *const knob_names[] = {
-	"pages_to_scan", "sleep_millisecs", "cpu_percent", "run",
-};
-
-#define NR_KNOBS	ARRAY_SIZE(knob_names)
-
-struct dd_knobs {
-	bool saved[NR_KNOBS];
-	char val[NR_KNOBS][32];
-};
-
-static void dd_knobs_save(struct dd_knobs *k)
-{
-	char path[PATH_MAX];
-	unsigned int i;
-
-	for (i = 0; i < NR_KNOBS; i++) {
-		snprintf(path, sizeof(path), MV_SYSFS "/" DEDUP "/%s",
-			 knob_names[i]);
-		k->saved[i] = !mv_read_str(path, k->val[i], sizeof(k->val[i]));
-	}
-}
-
-/* run last, so the scanner never runs with a test's rate. */
-static int dd_knobs_restore(struct dd_knobs *k)
-{
-	char path[PATH_MAX];
-	unsigned int i;
-	int ret = 0;
-
-	for (i = 0; i < NR_KNOBS; i++) {
-		if (!k->saved[i])
-			continue;
-		snprintf(path, sizeof(path), MV_SYSFS "/" DEDUP "/%s",
-			 knob_names[i]);
-		ret |= mv_write_str(path, k->val[i]);
-	}
-	return ret;
-}
-
-static int dd_set(const char *knob, const char *val)
-{
-	char attr[64];
-
-	snprintf(attr, sizeof(attr), DEDUP "/%s", knob);
-	return mv_global_set(attr, val);
-}
 
 /* A sharing domain no other test program uses at the same time. */
 static u64 test_domain(unsigned int n)

@@ -311,7 +311,7 @@ static struct page *__memvirt_store_make_private(struct memvirt_vm *vm, u64 gfn,
 	memvirt_p2m_assert_locked(&vm->p2m, ptep);
 	if (!stale && memvirt_pte_maps_zero_frame(pte))
 		stale = pfn_to_page(memvirt_pte_pfn(pte));
-	page = vm->store_ops->alloc_guest_page(vm, vmf);
+	page = vm->store_ops->alloc_guest_page(vm, vmf, false);
 	if (!page)
 		return ERR_PTR(-ENOMEM);
 	/* Up to date, for the pipe code: splice hands guest pages to pipes. */
@@ -383,7 +383,7 @@ static struct page *__memvirt_store_unshare(struct memvirt_vm *vm, u64 gfn, u64 
 			       (pte & MEMVIRT_PTE_A));
 		page = frame;
 	} else {
-		page = vm->store_ops->alloc_guest_page(vm, vmf);
+		page = vm->store_ops->alloc_guest_page(vm, vmf, true);
 		if (!page)
 			return ERR_PTR(-ENOMEM);
 		copy_highpage(page, frame);
@@ -921,19 +921,22 @@ void __memvirt_store_zero_isolated(struct memvirt_vm *vm, u64 *ptep, struct page
 /* The real outside world: the VM's memvirtfs mapping. */
 
 /*
- * Guest pages: zeroed before any VM sees them; charged to the memory cgroup
+ * Guest pages: zeroed before any VM sees them (a copy is written whole
+ * before the P2M names it); charged to the memory cgroup
  * of the task that populates them (the VMM), as shmem would be; not movable
  * (memvirt does not implement migration, so __GFP_MOVABLE would defeat
  * compaction). From a fault, the mapping's NUMA policy applies (mbind,
  * QEMU's host-nodes=); from read/write/fallocate, the task's.
  */
-static struct page *memvirt_store_alloc_page(struct memvirt_vm *vm, struct vm_fault *vmf)
+static struct page *memvirt_store_alloc_page(struct memvirt_vm *vm, struct vm_fault *vmf,
+					     bool copy)
 {
+	gfp_t gfp = copy ? MEMVIRT_GUEST_GFP & ~__GFP_ZERO : MEMVIRT_GUEST_GFP;
 	struct folio *folio;
 
 	if (!vmf || !vmf->vma)
-		return alloc_page(MEMVIRT_GUEST_GFP);
-	folio = vma_alloc_folio(MEMVIRT_GUEST_GFP, 0, vmf->vma, vmf->address, false);
+		return alloc_page(gfp);
+	folio = vma_alloc_folio(gfp, 0, vmf->vma, vmf->address, false);
 	return folio ? &folio->page : NULL;
 }
 

@@ -77,12 +77,14 @@ const char *memvirt_store_act_name(enum memvirt_act act);
 
 /*
  * How the store reaches the outside world; tests substitute a fake. @vmf
- * is the fault that allocates, or NULL for read/write/fallocate. @unmap
+ * is the fault that allocates, or NULL for read/write/fallocate; @copy says
+ * the caller overwrites the whole page at once (a copy-on-write), which
+ * then need not be zeroed first. @unmap
  * removes every mapping of gfns [@gfn, @gfn + @nr) from host page tables
  * and, through the MMU notifiers, from KVM's nested tables.
  */
 struct memvirt_store_ops {
-	struct page *(*alloc_guest_page)(struct memvirt_vm *vm, struct vm_fault *vmf);
+	struct page *(*alloc_guest_page)(struct memvirt_vm *vm, struct vm_fault *vmf, bool copy);
 	void (*unmap)(struct memvirt_vm *vm, u64 gfn, u64 nr);
 };
 

@@ -71,7 +71,7 @@ struct fake_vm {
 	struct memvirt_frame *other;	/* ST_SHARED: the other sharer's frame */
 };
 
-static struct page *fake_alloc(struct memvirt_vm *vm, struct vm_fault *vmf)
+static struct page *fake_alloc(struct memvirt_vm *vm, struct vm_fault *vmf, bool copy)
 {
 	container_of(vm, struct fake_vm, vm)->allocs++;
 	return alloc_page(GFP_KERNEL | __GFP_ZERO);

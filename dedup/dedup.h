@@ -14,10 +14,12 @@
  *      (shared) at most; inside it a pass takes memvirt_vms_lock and,
  *      only with a trylock, another VM's vm->lifetime (a hint frame of
  *      another VM), then gfn locks.
- *   2. gfn lock (ept/ept.h). A pass holds one gfn lock at a time, never
- *      two: a hint frame is made a shared frame under its own gfn lock,
- *      and only then the candidate is locked and compared with it.
- *   3. page lock of a private page, or of one shared frame.
+ *   2. gfn lock, or one run of gfn locks (ept/ept.h). A pass holds one at
+ *      a time: it hashes a gfn, or makes a hint frame a shared frame,
+ *      under that gfn's lock alone, and merges the gfns it chose under
+ *      one run of their leaf table, never together with another gfn lock.
+ *   3. page locks of the private pages of the gfns merged (each belongs to
+ *      one gfn of the run); the frames they join are not locked.
  *   4. table->lock (spinlock): the hint slots, the frame buckets, and each
  *      frame's @sharers. Innermost; nothing sleeps under it.
  *

@@ -390,7 +390,7 @@ static void memvirt_dedup_zero(struct memvirt_vm *vm, u64 gfn, u64 *ptep, struct
 		unlock_page(page);
 		return;
 	}
-	__memvirt_store_zero_isolated(vm, ptep, page);
+	__memvirt_store_free_isolated(vm, ptep, page, MEMVIRT_P2M_ZERO);
 	res->zeroed++;
 	atomic_long_inc(&vm->stats.zero_merged);
 	atomic_long_inc(&vm->stats.reclaimed);

@@ -694,6 +694,26 @@ static bool memvirt_store_may_take(struct memvirt_vm *vm, struct memvirt_store_r
 	return memvirt_store_wants(run->op, page);
 }
 
+/**
+ * __memvirt_store_free_isolated - step 5 for one isolated page: the locked
+ * gfn becomes @state, naming no page, and the page is freed.
+ * @vm: the VM.
+ * @ptep: the entry, whose gfn lock the caller holds.
+ * @page: the gfn's page, locked, mapped nowhere, held by the P2M alone.
+ * @state: ZERO or ABSENT.
+ */
+void __memvirt_store_free_isolated(struct memvirt_vm *vm, u64 *ptep, struct page *page,
+				   enum memvirt_p2m_state state)
+{
+	memvirt_p2m_assert_locked(&vm->p2m, ptep);
+	memvirt_p2m_set(ptep, memvirt_pte_mk_nopage(state));
+	unlock_page(page);
+	put_page(page);		/* the P2M's reference */
+	memvirt_account_resident(vm, -1);
+}
+
+MEMVIRT_EXPORT_FOR_KUNIT(__memvirt_store_free_isolated);
+
 /* Step 5: new states, unlock, free. */
 static void memvirt_store_run_finish(struct memvirt_vm *vm, struct memvirt_store_run *run,
 				     struct memvirt_range_result *res)
@@ -712,10 +732,7 @@ static void memvirt_store_run_finish(struct memvirt_vm *vm, struct memvirt_store
 			unlock_page(page);
 			continue;
 		}
-		memvirt_p2m_set(run->ptep + i, memvirt_pte_mk_nopage(target));
-		unlock_page(page);
-		put_page(page);		/* the P2M's reference */
-		memvirt_account_resident(vm, -1);
+		__memvirt_store_free_isolated(vm, run->ptep + i, page, target);
 		res->done++;
 	}
 	if (run->zero_frame)
@@ -843,7 +860,7 @@ MEMVIRT_EXPORT_FOR_KUNIT(__memvirt_store_isolate);
  *
  * Takes the gfn locks of [@first, @end) as one run and leaves them held:
  * the caller finishes every isolated gfn (__memvirt_store_make_shared(),
- * __memvirt_store_zero_isolated(), or unlock_page() to keep it) and then
+ * __memvirt_store_free_isolated(), or unlock_page() to keep it) and then
  * calls memvirt_p2m_unlock_run(). KVM sees one invalidation per stretch
  * of wanted gfns.
  *
@@ -901,22 +918,6 @@ void __memvirt_store_make_shared(struct memvirt_vm *vm, u64 *ptep, struct page *
 }
 
 MEMVIRT_EXPORT_FOR_KUNIT(__memvirt_store_make_shared);
-
-/**
- * __memvirt_store_zero_isolated - step 5 for an isolated page that holds
- * only zeroes: the locked gfn becomes ZERO and the page is freed.
- * @vm: the VM.
- * @ptep: the entry, whose gfn lock the caller holds.
- * @page: the gfn's page, from __memvirt_store_isolate().
- */
-void __memvirt_store_zero_isolated(struct memvirt_vm *vm, u64 *ptep, struct page *page)
-{
-	memvirt_p2m_assert_locked(&vm->p2m, ptep);
-	memvirt_p2m_set(ptep, memvirt_pte_mk_nopage(MEMVIRT_P2M_ZERO));
-	unlock_page(page);
-	put_page(page);		/* the P2M's reference */
-	memvirt_account_resident(vm, -1);
-}
 
 /* The real outside world: the VM's memvirtfs mapping. */
 

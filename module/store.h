@@ -108,7 +108,8 @@ unsigned int __memvirt_store_isolate_run(struct memvirt_vm *vm, u64 gfn, u64 *pt
 					 unsigned long *want, const unsigned long *pfn,
 					 struct page **page);
 void __memvirt_store_make_shared(struct memvirt_vm *vm, u64 *ptep, struct page *frame);
-void __memvirt_store_zero_isolated(struct memvirt_vm *vm, u64 *ptep, struct page *page);
+void __memvirt_store_free_isolated(struct memvirt_vm *vm, u64 *ptep, struct page *page,
+				   enum memvirt_p2m_state state);
 
 /**
  * struct memvirt_range_result - what a range operation did.

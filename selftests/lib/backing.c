@@ -187,13 +187,13 @@ int memvirt_query_range(int fd, u64 start_gfn, u64 nr, u8 *states)
 	return ioctl(fd, MEMVIRT_IOC_QUERY_RANGE, &q) ? -errno : 0;
 }
 
-int memvirt_sysfs_read(u64 vm_id, const char *name, u64 *val)
+int sysfs_read_u64(const char *dir, const char *name, u64 *val)
 {
 	char path[256], buf[64], *end;
 	ssize_t n;
 	int fd, err = 0;
 
-	snprintf(path, sizeof(path), "%s/%llu/%s", MEMVIRT_SYSFS_VMS, vm_id, name);
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
@@ -206,4 +206,12 @@ int memvirt_sysfs_read(u64 vm_id, const char *name, u64 *val)
 	buf[n] = '\0';
 	*val = strtoull(buf, &end, 0);
 	return end == buf ? -EINVAL : 0;
+}
+
+int memvirt_sysfs_read(u64 vm_id, const char *name, u64 *val)
+{
+	char dir[128];
+
+	snprintf(dir, sizeof(dir), "%s/%llu", MEMVIRT_SYSFS_VMS, vm_id);
+	return sysfs_read_u64(dir, name, val);
 }

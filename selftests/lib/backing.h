@@ -64,6 +64,8 @@ int memvirt_reclaim(int fd, u64 mode, u64 start_gfn, u64 nr,
 		    struct memvirt_reclaim *r);
 /* MEMVIRT_IOC_QUERY_RANGE: one state byte per gfn into @states; 0 or -errno. */
 int memvirt_query_range(int fd, u64 start_gfn, u64 nr, u8 *states);
+/* Read the file @dir/@name (sysfs) as a number: 0 or -errno. */
+int sysfs_read_u64(const char *dir, const char *name, u64 *val);
 /* Read /sys/kernel/memvirt/vms/<vm_id>/<name> as a number: 0 or -errno. */
 int memvirt_sysfs_read(u64 vm_id, const char *name, u64 *val);
 

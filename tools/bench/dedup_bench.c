@@ -203,27 +203,6 @@ static u64 guest_size(const struct bench *b)
 
 /* ---- sysfs and /proc ---- */
 
-static int read_u64(const char *dir, const char *name, u64 *val)
-{
-	char path[256], buf[64], *end;
-	ssize_t n;
-	int fd, err = 0;
-
-	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	n = read(fd, buf, sizeof(buf) - 1);
-	if (n < 0)
-		err = -errno;
-	close(fd);
-	if (err)
-		return err;
-	buf[n] = '\0';
-	*val = strtoull(buf, &end, 10);
-	return end == buf ? -EINVAL : 0;
-}
-
 static int write_u64(const char *dir, const char *name, u64 val)
 {
 	char path[256], buf[32];
@@ -255,13 +234,13 @@ static int read_merged(enum sys s, u64 *merged)
 	int err;
 
 	if (s == SYS_KSM) {
-		err = read_u64(KSM_DIR, "pages_sharing", &a);
+		err = sysfs_read_u64(KSM_DIR, "pages_sharing", &a);
 		/* 6.4+: zero pages mapped with use_zero_pages=1 */
-		read_u64(KSM_DIR, "ksm_zero_pages", &z);
+		sysfs_read_u64(KSM_DIR, "ksm_zero_pages", &z);
 	} else {
-		err = read_u64(DEDUP_DIR, "saved", &a);
+		err = sysfs_read_u64(DEDUP_DIR, "saved", &a);
 		if (!err)
-			err = read_u64(DEDUP_DIR, "zero", &z);
+			err = sysfs_read_u64(DEDUP_DIR, "zero", &z);
 	}
 	*merged = a + z;
 	return err;
@@ -513,7 +492,7 @@ static int scan_to_steady(struct bench *b, enum sys s, struct one *sc)
 	long long cpu0, cpu, cpu_last;
 	struct timespec ts = { 0, POLL_MS * 1000000L };
 
-	if (read_merged(s, &m0) || read_u64(dir, "full_scans", &fs)) {
+	if (read_merged(s, &m0) || sysfs_read_u64(dir, "full_scans", &fs)) {
 		fprintf(stderr, "dedup_bench: %s: cannot read its counters\n",
 			sys_names[s]);
 		return -EIO;
@@ -528,7 +507,7 @@ static int scan_to_steady(struct bench *b, enum sys s, struct one *sc)
 	for (;;) {
 		nanosleep(&ts, NULL);
 		now = vmm_now_ns();
-		if (read_merged(s, &m) || read_u64(dir, "full_scans", &fs))
+		if (read_merged(s, &m) || sysfs_read_u64(dir, "full_scans", &fs))
 			return -EIO;
 		/* none before: started by run=1, it had no CPU time before */
 		if (!thr.n && !threads_find(&thr, th)) {
@@ -584,7 +563,7 @@ static void print_counters(enum sys s)
 
 	buf[0] = '\0';
 	for (i = 0; names[s][i] && len < sizeof(buf); i++)
-		if (!read_u64(sys_info[s].dir, names[s][i], &v))
+		if (!sysfs_read_u64(sys_info[s].dir, names[s][i], &v))
 			len += snprintf(buf + len, sizeof(buf) - len, " %s=%llu",
 					names[s][i], v);
 	/* memvirt's table statistics: "key value" lines */
@@ -842,7 +821,7 @@ static void knobs_save(struct bench *b, enum sys s)
 	unsigned int k;
 
 	for (k = 0; k < 4; k++)
-		if (read_u64(sys_info[s].dir, knob_names[k], &b->saved_knobs[s][k]))
+		if (sysfs_read_u64(sys_info[s].dir, knob_names[k], &b->saved_knobs[s][k]))
 			b->saved_knobs[s][k] = ~0ULL;
 	b->knobs_saved[s] = true;
 }
@@ -1051,7 +1030,7 @@ static int probe(struct bench *b)
 		return -ENODEV;
 	}
 	if (access(KSM_DIR "/run", W_OK) ||
-	    read_u64(KSM_DIR, "pages_sharing", &v)) {
+	    sysfs_read_u64(KSM_DIR, "pages_sharing", &v)) {
 		printf("dedup_bench: KSM unavailable (%s/run: %s): the baseline needs a kernel with CONFIG_KSM=y\n",
 		       KSM_DIR, strerror(errno));
 		return -ENODEV;

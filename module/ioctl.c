@@ -42,13 +42,15 @@ union memvirt_ioctl_arg {
 };
 
 /* The published ABI: sizes, numbers and the head of every struct. */
-static_assert(sizeof(struct memvirt_stats) == MEMVIRT_STATS_SIZE_VER2);
+static_assert(sizeof(struct memvirt_stats) == MEMVIRT_STATS_SIZE_VER3);
+static_assert(offsetof(struct memvirt_stats, compressed) == MEMVIRT_STATS_SIZE_VER2);
 static_assert(offsetof(struct memvirt_stats, zero_maps) == MEMVIRT_STATS_SIZE_VER0);
 static_assert(offsetof(struct memvirt_stats, shared) == MEMVIRT_STATS_SIZE_VER1);
 static_assert(sizeof(struct memvirt_range_query) == MEMVIRT_RANGE_QUERY_SIZE_VER0);
 static_assert(sizeof(struct memvirt_policy) == MEMVIRT_POLICY_SIZE_VER1);
 static_assert(offsetof(struct memvirt_policy, sharing_domain) == MEMVIRT_POLICY_SIZE_VER0);
-static_assert(sizeof(struct memvirt_reclaim) == MEMVIRT_RECLAIM_SIZE_VER1);
+static_assert(sizeof(struct memvirt_reclaim) == MEMVIRT_RECLAIM_SIZE_VER2);
+static_assert(offsetof(struct memvirt_reclaim, compressed) == MEMVIRT_RECLAIM_SIZE_VER1);
 static_assert(offsetof(struct memvirt_reclaim, merged) == MEMVIRT_RECLAIM_SIZE_VER0);
 static_assert(_IOC_NR(MEMVIRT_IOC_GET_STATS) == 0 && _IOC_NR(MEMVIRT_IOC_QUERY_RANGE) == 1 &&
 	      _IOC_NR(MEMVIRT_IOC_GET_POLICY) == 2 && _IOC_NR(MEMVIRT_IOC_SET_POLICY) == 3 &&

@@ -67,6 +67,18 @@
  * @zero_merged: out: pages the sharing scanner found all-zero and freed,
  *		leaving the gfn ZERO (no frame at all).
  * @sharing_domain: out: the VM's sharing domain, 0 for private.
+ *
+ * Added in version 4 (size 272), compression and swap (swap/):
+ * @compressed:	out: gfns held in the compression cache.
+ * @compressed_bytes: out: their compressed size in bytes.
+ * @swapped:	out: gfns held in the VM's swap file.
+ * @swap_outs:	out: pages written to the swap file (cumulative).
+ * @swap_ins:	out: pages read back from the swap file (cumulative,
+ *		readahead included).
+ * @compress_rejects: out: pages that compressed to more than half a page
+ *		and were written to swap instead (cumulative).
+ * @swap_errors: out: swap file reads and writes that failed (cumulative).
+ * @swap_file_pages: out: pages reserved in the VM's swap file.
  */
 struct memvirt_stats {
 	__u32 size;
@@ -91,20 +103,31 @@ struct memvirt_stats {
 	__u64 false_matches;
 	__u64 zero_merged;
 	__u64 sharing_domain;
+	/* version 4 */
+	__u64 compressed;
+	__u64 compressed_bytes;
+	__u64 swapped;
+	__u64 swap_outs;
+	__u64 swap_ins;
+	__u64 compress_rejects;
+	__u64 swap_errors;
+	__u64 swap_file_pages;
 };
 
 #define MEMVIRT_STATS_SIZE_VER0	128	/* version 1, up to @reserved */
 #define MEMVIRT_STATS_SIZE_VER1	160	/* version 2, up to @reclaimed */
 #define MEMVIRT_STATS_SIZE_VER2	208	/* version 3, up to @sharing_domain */
+#define MEMVIRT_STATS_SIZE_VER3	272	/* version 4, up to @swap_file_pages */
 
 /* Per-gfn state codes of MEMVIRT_IOC_QUERY_RANGE (low nibble of a byte). */
 #define MEMVIRT_GFN_ABSENT	0	/* never populated: reads as zero */
 #define MEMVIRT_GFN_PRIVATE	1	/* backed by a private host page */
 #define MEMVIRT_GFN_ZERO	2	/* known zero, no page (e.g. punched) */
-#define MEMVIRT_GFN_SHARED	3	/* backed by a shared frame (later) */
-#define MEMVIRT_GFN_BALLOONED	4	/* given to the balloon (later) */
-#define MEMVIRT_GFN_COMPRESSED	5	/* in the compression cache (later) */
-#define MEMVIRT_GFN_SWAPPED	6	/* in the VM's swap file (later) */
+#define MEMVIRT_GFN_SHARED	3	/* backed by a shared read-only frame */
+#define MEMVIRT_GFN_BALLOONED	4	/* given to the balloon */
+#define MEMVIRT_GFN_COMPRESSED	5	/* in the compression cache */
+#define MEMVIRT_GFN_SWAPPED	6	/* in the VM's swap file */
+#define MEMVIRT_GFN_ERROR	7	/* swap-in failed: access fails until punched */
 #define MEMVIRT_GFN_STATE_MASK	0x0f
 /* Flag bits in the same byte. */
 #define MEMVIRT_GFN_DIRTY	0x10	/* written since it was populated */
@@ -195,6 +218,8 @@ struct memvirt_policy {
 /* Modes of MEMVIRT_IOC_RECLAIM (struct memvirt_reclaim.mode). */
 #define MEMVIRT_RECLAIM_ZERO	1	/* private pages that hold only zeroes -> ZERO */
 #define MEMVIRT_RECLAIM_SHARE	2	/* one page-sharing pass: merge, zero */
+#define MEMVIRT_RECLAIM_COMPRESS 3	/* compression cache, else the swap file */
+#define MEMVIRT_RECLAIM_SWAP	4	/* the swap file */
 
 /*
  * struct memvirt_reclaim.flags: run the pass in the background and return
@@ -228,7 +253,20 @@ struct memvirt_policy {
  * Added in version 2 (size 136):
  * @merged:	out: pages freed because they now share a frame
  *		(MEMVIRT_RECLAIM_SHARE; @reclaimed counts them too).
- * @zeroed:	out: all-zero pages freed, their gfns now ZERO (both modes).
+ * @zeroed:	out: all-zero pages freed, their gfns now ZERO (every mode).
+ *
+ * Added in version 3 (size 152), compression and swap:
+ * @compressed:	out: pages now in the compression cache.
+ * @swapped:	out: pages now in the swap file (written and completed).
+ *
+ * MEMVIRT_RECLAIM_COMPRESS takes every private page of the range, hot or
+ * cold: all-zero pages go ZERO, pages that compress to at most half a page
+ * go to the compression cache, the others to the swap file, or stay if
+ * there is none (or no free slot). MEMVIRT_RECLAIM_SWAP writes every private
+ * page, and every compressed one, of the range to the swap file (all-zero
+ * pages go ZERO); -EOPNOTSUPP if the VM has no swap file (no swapdir=). Both
+ * return once every write they started has completed; a page whose write
+ * failed stays private with its bytes (counted in swap_errors).
  *
  * Research and test hook, like the other modes later issues add: the
  * pages go through the same reclaim protocol as automatic reclaim. Needs
@@ -247,10 +285,14 @@ struct memvirt_reclaim {
 	/* version 2 */
 	__u64 merged;
 	__u64 zeroed;
+	/* version 3 */
+	__u64 compressed;
+	__u64 swapped;
 };
 
 #define MEMVIRT_RECLAIM_SIZE_VER0	120
 #define MEMVIRT_RECLAIM_SIZE_VER1	136	/* version 2, up to @zeroed */
+#define MEMVIRT_RECLAIM_SIZE_VER2	152	/* version 3, up to @swapped */
 
 /*
  * Command numbers encode each struct's first published size, so they never

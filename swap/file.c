@@ -38,6 +38,7 @@
 #include <linux/uio.h>
 
 #include "module/compat.h"
+#include "module/kunit_export.h"
 #include "module/memvirt.h"
 #include "swap/swap.h"
 
@@ -261,6 +262,8 @@ bool memvirt_swap_slot_alloc(struct memvirt_vm *vm, unsigned int nr, u64 *slot)
 	return s < sw->nr_slots;
 }
 
+MEMVIRT_EXPORT_FOR_KUNIT(memvirt_swap_slot_alloc);
+
 void memvirt_swap_slot_free(struct memvirt_vm *vm, u64 slot, unsigned int nr)
 {
 	struct memvirt_vm_swap *sw = &vm->swap;
@@ -272,6 +275,8 @@ void memvirt_swap_slot_free(struct memvirt_vm *vm, u64 slot, unsigned int nr)
 	}
 	spin_unlock(&sw->slot_lock);
 }
+
+MEMVIRT_EXPORT_FOR_KUNIT(memvirt_swap_slot_free);
 
 /**
  * memvirt_swap_file_io - set up a direct-I/O kiocb over @nr pages at @slot.
@@ -320,12 +325,16 @@ int memvirt_swap_file_read(struct memvirt_vm *vm, struct page **pages, unsigned 
 
 	if (WARN_ON_ONCE(nr > ARRAY_SIZE(bv)))
 		return -EINVAL;
+	if (!vm->swap.file)	/* only a test's fake VM has slots and no file */
+		return -EIO;
 	memvirt_swap_file_io(vm, &iocb, &iter, bv, pages, nr, slot, READ);
 	ret = vm->swap.file->f_op->read_iter(&iocb, &iter);
 	if (ret == (ssize_t)nr << PAGE_SHIFT)
 		return 0;
 	return ret < 0 ? ret : -EIO;
 }
+
+MEMVIRT_EXPORT_FOR_KUNIT(memvirt_swap_file_read);
 
 /* debugfs vms/<id>/swap_slots. */
 void memvirt_swap_show_slots(struct seq_file *m, struct memvirt_vm *vm)

@@ -78,6 +78,7 @@
 #include <linux/uio.h>
 #include <linux/workqueue.h>
 
+#include "module/kunit_export.h"
 #include "module/memvirt.h"
 #include "module/trace.h"
 #include "swap/swap.h"
@@ -561,6 +562,8 @@ int memvirt_swap_out(struct memvirt_vm *vm, u64 start, u64 end, enum memvirt_swa
 	return memvirt_swap_out_range(vm, start, end, mode, U64_MAX, true, res);
 }
 
+MEMVIRT_EXPORT_FOR_KUNIT(memvirt_swap_out);
+
 /**
  * memvirt_swap_evict - write cache entries of gfns @gfns to the swap file.
  * @vm: the VM, between memvirt_vm_begin_work() and memvirt_vm_end_work().
@@ -725,6 +728,8 @@ struct page *__memvirt_swap_load(struct memvirt_vm *vm, u64 gfn, u64 *ptep,
 	return pages[0];
 }
 
+MEMVIRT_EXPORT_FOR_KUNIT(__memvirt_swap_load);
+
 /**
  * __memvirt_swap_drop - free what a locked COMPRESSED or SWAPPED gfn holds
  * (punch, truncate, teardown, a lost page); the caller sets its new state.
@@ -743,6 +748,8 @@ void __memvirt_swap_drop(struct memvirt_vm *vm, u64 *ptep)
 		memvirt_swap_account(vm, -1);
 	}
 }
+
+MEMVIRT_EXPORT_FOR_KUNIT(__memvirt_swap_drop);
 
 /* The resident limit. */
 
@@ -839,6 +846,8 @@ void memvirt_swap_vm_init(struct memvirt_vm *vm)
 	mutex_init(&sw->reclaim_lock);
 }
 
+MEMVIRT_EXPORT_FOR_KUNIT(memvirt_swap_vm_init);
+
 /*
  * Teardown, after every gfn was freed: wait for the writes still in flight
  * (their slots are freed as they finish), then remove the swap file.
@@ -860,6 +869,8 @@ void memvirt_swap_vm_free(struct memvirt_vm *vm)
 	xa_destroy(&vm->swap.entries);
 	kfree(vm->swap.path);
 }
+
+MEMVIRT_EXPORT_FOR_KUNIT(memvirt_swap_vm_free);
 
 int memvirt_swap_init(void)
 {

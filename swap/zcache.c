@@ -35,6 +35,7 @@
 #include <linux/workqueue.h>
 #include <linux/zsmalloc.h>
 
+#include "module/kunit_export.h"
 #include "module/memvirt.h"
 #include "module/trace.h"
 #include "swap/swap.h"
@@ -169,6 +170,8 @@ out_free_entry:
 	return -ENOMEM;
 }
 
+MEMVIRT_EXPORT_FOR_KUNIT(memvirt_zcache_store);
+
 /**
  * memvirt_zcache_load - decompress a cache entry into a page.
  * @vm: the VM.
@@ -196,6 +199,8 @@ int memvirt_zcache_load(struct memvirt_vm *vm, u64 id, struct page *page)
 	return n == PAGE_SIZE ? 0 : -EIO;
 }
 
+MEMVIRT_EXPORT_FOR_KUNIT(memvirt_zcache_load);
+
 /**
  * memvirt_zcache_free - free a cache entry.
  * @vm: the VM.
@@ -216,6 +221,8 @@ void memvirt_zcache_free(struct memvirt_vm *vm, u64 id)
 	zs_free(memvirt_zcache.pool, e->handle);
 	kmem_cache_free(memvirt_zcache.entries, e);
 }
+
+MEMVIRT_EXPORT_FOR_KUNIT(memvirt_zcache_free);
 
 /*
  * Takes up to MEMVIRT_STORE_BATCH of the oldest entries of one VM that has

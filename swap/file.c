@@ -101,6 +101,11 @@ static void memvirt_swap_file_unlink(struct file *file)
 
 	if (mnt_want_write(file->f_path.mnt))
 		return;
+	/*
+	 * A reference of our own, as a lookup would give: with the file's
+	 * alone, d_delete() would make the dentry negative under the file.
+	 */
+	dget(dentry);
 	parent = dget_parent(dentry);
 	dir = d_inode(parent);
 	inode_lock_nested(dir, I_MUTEX_PARENT);
@@ -108,6 +113,7 @@ static void memvirt_swap_file_unlink(struct file *file)
 		vfs_unlink(file_mnt_idmap(file), dir, dentry, NULL);
 	inode_unlock(dir);
 	dput(parent);
+	dput(dentry);
 	mnt_drop_write(file->f_path.mnt);
 }
 

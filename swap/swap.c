@@ -65,7 +65,6 @@
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
-#include <linux/blkdev.h>
 #include <linux/bvec.h>
 #include <linux/completion.h>
 #include <linux/fs.h>
@@ -121,8 +120,10 @@ struct memvirt_swap_batch {
  * @id:		eviction: the cache entry id each page came from.
  * @page:	the pages, each with a reference of the request's.
  * @bv:		the I/O vector.
+ * @work:	submits the write from memvirt_swap_io_wq.
  */
 struct memvirt_swap_req {
+	struct work_struct work;
 	struct kiocb iocb;
 	struct list_head node;
 	struct memvirt_vm *vm;
@@ -158,6 +159,16 @@ struct memvirt_swap_ctx {
 };
 
 static struct workqueue_struct *memvirt_swap_wq;
+/*
+ * Every read and write of a swap file is issued from here, never from the
+ * task that needs it: a fault holds its mm's mmap_lock, and the swap
+ * file's filesystem takes its inode lock for direct I/O, while that
+ * filesystem's write() takes the inode lock before faulting user memory.
+ * The two orders are only a cycle for lockdep (nobody writes to a swap
+ * file with a buffer mapped from guest RAM), but only this keeps lockdep
+ * able to see the real ones.
+ */
+struct workqueue_struct *memvirt_swap_io_wq;
 static LIST_HEAD(memvirt_swap_done_list);
 static DEFINE_SPINLOCK(memvirt_swap_done_lock);
 
@@ -338,17 +349,29 @@ static bool memvirt_swap_queue(struct memvirt_vm *vm, struct memvirt_swap_ctx *c
 	return true;
 }
 
-/* Submits the run's requests, its locks dropped. */
+/* Issues one write request (memvirt_swap_io_wq). */
+static void memvirt_swap_write_fn(struct work_struct *work)
+{
+	struct memvirt_swap_req *req = container_of(work, struct memvirt_swap_req, work);
+	struct memvirt_vm *vm = req->vm;
+	struct iov_iter iter;
+	ssize_t ret;
+
+	memvirt_swap_file_io(vm, &req->iocb, &iter, req->bv, req->page, req->nr, req->slot,
+			     WRITE);
+	req->iocb.ki_complete = memvirt_swap_write_done;
+	ret = vm->swap.file->f_op->write_iter(&req->iocb, &iter);
+	if (ret != -EIOCBQUEUED)
+		memvirt_swap_write_done(&req->iocb, ret);
+}
+
+/* Queues the run's requests for memvirt_swap_io_wq, its locks dropped. */
 static void memvirt_swap_submit(struct memvirt_vm *vm, struct memvirt_swap_ctx *ctx)
 {
 	struct memvirt_vm_swap *sw = &vm->swap;
 	struct memvirt_swap_req *req;
-	struct blk_plug plug;
-	struct iov_iter iter;
 	unsigned int i;
-	ssize_t ret;
 
-	blk_start_plug(&plug);
 	for (i = 0; i < ctx->nr_req; i++) {
 		req = ctx->req[i];
 		memvirt_vm_get(vm);
@@ -356,14 +379,9 @@ static void memvirt_swap_submit(struct memvirt_vm *vm, struct memvirt_swap_ctx *
 		atomic_long_add(req->nr, &memvirt_swap_stats.writeback_inflight);
 		if (req->batch)
 			atomic_inc(&req->batch->pending);
-		memvirt_swap_file_io(vm, &req->iocb, &iter, req->bv, req->page, req->nr,
-				     req->slot, WRITE);
-		req->iocb.ki_complete = memvirt_swap_write_done;
-		ret = sw->file->f_op->write_iter(&req->iocb, &iter);
-		if (ret != -EIOCBQUEUED)
-			memvirt_swap_write_done(&req->iocb, ret);
+		INIT_WORK(&req->work, memvirt_swap_write_fn);
+		queue_work(memvirt_swap_io_wq, &req->work);
 	}
-	blk_finish_plug(&plug);
 	ctx->nr_req = 0;
 }
 
@@ -887,8 +905,15 @@ int memvirt_swap_init(void)
 		err = -ENOMEM;
 		goto out_zcache;
 	}
+	memvirt_swap_io_wq = alloc_workqueue("memvirt_swap_io", WQ_UNBOUND | WQ_MEM_RECLAIM, 0);
+	if (!memvirt_swap_io_wq) {
+		err = -ENOMEM;
+		goto out_wq;
+	}
 	return 0;
 
+out_wq:
+	destroy_workqueue(memvirt_swap_wq);
 out_zcache:
 	memvirt_zcache_exit();
 out_file:
@@ -898,6 +923,7 @@ out_file:
 
 void memvirt_swap_exit(void)
 {
+	destroy_workqueue(memvirt_swap_io_wq);
 	destroy_workqueue(memvirt_swap_wq);
 	memvirt_zcache_exit();
 	memvirt_swap_file_exit();

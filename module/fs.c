@@ -428,6 +428,10 @@ static int memvirt_parse_swapdir(struct fs_context *fc, struct memvirt_fs_opts *
 			err == -ENOTDIR ? "not a directory" : "cannot look it up", err);
 		return err;
 	}
+	if (path.dentry->d_sb->s_magic == MEMVIRT_FS_MAGIC) {
+		path_put(&path);
+		return invalfc(fc, "swapdir %s: on a memvirtfs: its files would be VMs", name);
+	}
 	path_put(&opts->swapdir);
 	kfree(opts->swapdir_name);
 	opts->swapdir_name = kstrdup(name, GFP_KERNEL);

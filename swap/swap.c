@@ -288,6 +288,9 @@ static void memvirt_swap_finish(struct memvirt_swap_req *req)
 				   req->ret < 0 ? req->ret : -EIO);
 	}
 	memvirt_swap_account(vm, done);
+	/* A waiting caller (the reclaim ioctl) counts its own reclaimed pages. */
+	if (!req->batch && !req->evict)
+		atomic_long_add(done, &vm->stats.reclaimed);
 	atomic_long_add(done, &vm->stats.swap_outs);
 	atomic_long_add(done, &memvirt_swap_stats.swap_outs);
 	if (req->batch)
@@ -822,6 +825,7 @@ void memvirt_swap_enforce_limit(struct memvirt_vm *vm)
 		memvirt_swap_out_range(vm, start, end, MEMVIRT_SWAP_COLD,
 				       charge - inflight - target, false, &res);
 		sw->hand = end;
+		atomic_long_add(res.zeroed + res.compressed, &vm->stats.reclaimed);
 		swept += end - start;
 		if (res.zeroed + res.compressed)
 			swept = 0;

@@ -54,7 +54,7 @@ struct memvirt_fs_opts {
  * @swapdir_name: the path as given, for /proc/mounts.
  */
 struct memvirt_fs_info {
-	spinlock_t lock;
+	spinlock_t lock;	/* @swapdir, @swapdir_name */
 	struct path swapdir;
 	char *swapdir_name;
 };

@@ -274,11 +274,10 @@ static void memvirt_swap_finish(struct memvirt_swap_req *req)
 			memvirt_p2m_unlock_gfn(&vm->p2m, ptep);
 		}
 		trace_swap_out(vm->id, req->gfn[i], req->slot + i, ok ? 0 : (int)req->ret);
-		if (swapped) {
+		if (swapped)
 			done++;
-		} else {
+		else
 			memvirt_swap_slot_free(vm, req->slot + i, 1);
-		}
 		put_page(req->page[i]);	/* the write's reference, or the copy */
 	}
 	if (!ok) {
@@ -408,7 +407,7 @@ static bool memvirt_swap_out_page(struct memvirt_vm *vm, struct memvirt_swap_ctx
 				  u64 gfn, u64 *ptep, struct page *page,
 				  enum memvirt_swap_mode mode, struct memvirt_swap_result *res)
 {
-	u64 id;
+	u64 id, pte;
 	int err;
 
 	if (memvirt_swap_page_is_zero(page)) {
@@ -419,9 +418,8 @@ static bool memvirt_swap_out_page(struct memvirt_vm *vm, struct memvirt_swap_ctx
 	if (mode != MEMVIRT_SWAP_FILE) {
 		err = memvirt_zcache_store(vm, gfn, page, ctx->wrkmem, ctx->buf, &id);
 		if (!err) {
-			__memvirt_store_release_isolated(vm, ptep, page,
-							 memvirt_pte_mk_stored(MEMVIRT_P2M_COMPRESSED,
-									       id));
+			pte = memvirt_pte_mk_stored(MEMVIRT_P2M_COMPRESSED, id);
+			__memvirt_store_release_isolated(vm, ptep, page, pte);
 			res->compressed++;
 			return true;
 		}
@@ -678,13 +676,11 @@ static void memvirt_swap_readahead_drop(struct memvirt_vm *vm, u64 *ptep, struct
 /* A locked gfn whose data is lost: ERROR, every access fails from now on. */
 static struct page *memvirt_swap_lost(struct memvirt_vm *vm, u64 gfn, u64 *ptep, int err)
 {
-	u64 pte = memvirt_p2m_read(ptep);
+	bool swapped = memvirt_pte_state(memvirt_p2m_read(ptep)) == MEMVIRT_P2M_SWAPPED;
 
 	pr_err_ratelimited("vm %llu (%s): gfn 0x%llx: %s failed (%d): its accesses fail until it is punched\n",
 			   vm->id, vm->name, gfn,
-			   memvirt_pte_state(pte) == MEMVIRT_P2M_SWAPPED ? "reading it from the swap file"
-									 : "decompressing it",
-			   err);
+			   swapped ? "reading it from the swap file" : "decompressing it", err);
 	__memvirt_swap_drop(vm, ptep);
 	memvirt_p2m_set(ptep, memvirt_pte_mk_nopage(MEMVIRT_P2M_ERROR));
 	memvirt_swap_error(vm);

@@ -78,8 +78,8 @@ struct workqueue_struct;
 struct memvirt_vm_swap {
 	struct file *file;
 	char *path;
-	struct mutex resize_lock;
-	spinlock_t slot_lock;
+	struct mutex resize_lock;	/* the file's creation and size */
+	spinlock_t slot_lock;		/* @slots, @nr_slots, @used, @hint */
 	unsigned long *slots;
 	u64 bitmap_bits;
 	u64 nr_slots;
@@ -89,7 +89,7 @@ struct memvirt_vm_swap {
 	u32 next_id;
 	atomic_t inflight;
 	wait_queue_head_t wait;
-	struct mutex reclaim_lock;
+	struct mutex reclaim_lock;	/* one limit reclaimer */
 	u64 hand;
 };
 

@@ -215,8 +215,12 @@ static bool memvirt_swap_finish_page(struct memvirt_vm *vm, u64 *ptep, struct pa
 
 	if (ours && ok) {
 		lock_page(page);
-		/* The P2M's reference and the write's; nothing can map it. */
-		if (!WARN_ON_ONCE(page_count(page) != 2 || page_mapped(page))) {
+		/*
+		 * The P2M's reference and the write's: nothing can map it (a
+		 * fault clears WB first). A passing speculative reference
+		 * keeps it resident, as a pin would.
+		 */
+		if (page_count(page) == 2 && !page_mapped(page)) {
 			__memvirt_store_release_isolated(vm, ptep, page,
 							 memvirt_pte_mk_stored(MEMVIRT_P2M_SWAPPED,
 									       slot));

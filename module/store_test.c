@@ -17,9 +17,7 @@
  */
 #include <kunit/test.h>
 #include <linux/bitmap.h>
-#include <linux/fs.h>
 #include <linux/highmem.h>
-#include <linux/kstrtox.h>
 #include <linux/mm.h>
 #include <linux/pagemap.h>
 #include <linux/random.h>
@@ -133,29 +131,6 @@ static u64 *fake_ptep(struct fake_vm *f)
 }
 
 /*
- * The host-wide swap counters (memvirt_swap_stats) are not exported to the
- * KUnit module: read them where userspace does.
- */
-static long swap_counter(struct kunit *test, const char *name)
-{
-	char path[64], buf[32];
-	struct file *file;
-	loff_t pos = 0;
-	ssize_t n;
-	long val;
-
-	snprintf(path, sizeof(path), "/sys/kernel/memvirt/swap/%s", name);
-	file = filp_open(path, O_RDONLY, 0);
-	KUNIT_ASSERT_FALSE_MSG(test, IS_ERR(file), "%s: %ld", path, PTR_ERR(file));
-	n = kernel_read(file, buf, sizeof(buf) - 1, &pos);
-	filp_close(file, NULL);
-	KUNIT_ASSERT_GT_MSG(test, n, 0, "%s", path);
-	buf[n] = 0;
-	KUNIT_ASSERT_EQ_MSG(test, kstrtol(buf, 10, &val), 0, "%s: %s", path, buf);
-	return val;
-}
-
-/*
  * Give the VM NR_SLOTS swap slots, as a swap file would, but no file.
  * Not under a gfn lock: it allocates.
  */
@@ -171,8 +146,8 @@ static void fake_give_slots(struct kunit *test, struct fake_vm *f)
 
 /*
  * Make the locked gfn at @ptep SWAPPED in @slot, taken with the real slot
- * allocator, and count it as a swap-out's completion does (in the VM only:
- * the host-wide count is not ours to change). False if the slot was taken.
+ * allocator, and count it as a swap-out's completion does (the swap-in or
+ * drop that follows takes it back). False if the slot was taken.
  */
 static bool fake_set_swapped(struct fake_vm *f, u64 *ptep, u64 slot)
 {
@@ -183,6 +158,7 @@ static bool fake_set_swapped(struct fake_vm *f, u64 *ptep, u64 slot)
 		return false;
 	memvirt_p2m_set(ptep, memvirt_pte_mk_stored(MEMVIRT_P2M_SWAPPED, slot));
 	atomic_long_inc(&f->vm.stats.swapped);
+	atomic_long_inc(&memvirt_swap_stats.swapped);
 	return true;
 }
 
@@ -717,7 +693,7 @@ struct fake_counts {
 	u64 slots;
 };
 
-static void fake_read_counts(struct kunit *test, struct fake_vm *f, struct fake_counts *n)
+static void fake_read_counts(struct fake_vm *f, struct fake_counts *n)
 {
 	n->resident = atomic_long_read(&f->vm.stats.resident);
 	n->pinned_skips = atomic_long_read(&f->vm.stats.pinned_skips);
@@ -727,7 +703,7 @@ static void fake_read_counts(struct kunit *test, struct fake_vm *f, struct fake_
 	n->errors = atomic_long_read(&f->vm.stats.swap_errors);
 	n->rejects = atomic_long_read(&f->vm.stats.compress_rejects);
 	n->slots = f->vm.swap.used;
-	n->cancelled = swap_counter(test, "writeback_cancelled");
+	n->cancelled = atomic_long_read(&memvirt_swap_stats.writeback_cancelled);
 }
 
 static void memvirt_store_op_on_state(struct kunit *test)
@@ -744,11 +720,11 @@ static void memvirt_store_op_on_state(struct kunit *test)
 	f = fake_vm_create(test);
 	fake_set_start(test, f, c->start, &before);
 	from = memvirt_pte_state(memvirt_p2m_read(fake_ptep(f)));
-	fake_read_counts(test, f, &was);
+	fake_read_counts(f, &was);
 
 	out = fake_do(f, c->op, before, &res);
 
-	fake_read_counts(test, f, &now);
+	fake_read_counts(f, &now);
 	pte = memvirt_p2m_read(fake_ptep(f));
 	KUNIT_EXPECT_EQ_MSG(test, out, c->out, "%s", c->name);
 	KUNIT_EXPECT_STREQ(test, memvirt_p2m_state_name(memvirt_pte_state(pte)),

@@ -85,6 +85,7 @@
 #include "swap/swap.h"
 
 struct memvirt_swap_stats memvirt_swap_stats;
+MEMVIRT_EXPORT_FOR_KUNIT(memvirt_swap_stats);
 struct memvirt_swap_knobs memvirt_swap_knobs = {
 	.cache_percent = MEMVIRT_CACHE_PERCENT_DEFAULT,
 	.swapin_readahead = MEMVIRT_READAHEAD_DEFAULT,

@@ -42,9 +42,11 @@
  * write(), populate) brings it back synchronously under its gfn lock,
  * into a new private page: decompressed from the cache, or read from the
  * swap file with a direct-I/O read. A swap-in also reads up to
- * swapin_readahead following gfns that are SWAPPED in the following slots,
- * in the same read, taking their gfn locks only if they are free; they come
- * back with their A bits clear, first in line for the next reclaim. The
+ * swapin_readahead of the next 64 gfns that are SWAPPED in the following
+ * slots (skipping gfns in other states: the pages of a run that compressed
+ * well), in the same read, taking their gfn locks only if they are free;
+ * they come back with their A bits clear, first in line for the next
+ * reclaim. The
  * cache entry or slot is freed: a page brought back is dirty as far as
  * swap is concerned. If the read fails (or an entry does not decompress),
  * the gfn becomes ERROR: every access fails (SIGBUS, -EIO, -EFAULT from
@@ -633,50 +635,58 @@ int memvirt_swap_evict(struct memvirt_vm *vm, const u64 *gfns, unsigned int nr)
 
 /* Swap-in. */
 
+/* How far past a faulting gfn readahead looks for its slot neighbours. */
+#define MEMVIRT_READAHEAD_WINDOW	MEMVIRT_STORE_BATCH
+
 /*
- * Readahead: locks and gives a page to up to swapin_readahead gfns after
- * @gfn (in its leaf table) that are SWAPPED in the slots after @slot.
- * Returns how many; their pages go to @pages.
+ * Readahead: finds up to swapin_readahead gfns after @gfn (in its leaf
+ * table, within MEMVIRT_READAHEAD_WINDOW) that are SWAPPED in the slots
+ * right after @slot, in order, skipping gfns in any other state (a run's
+ * pages that compressed well went to the cache, the others to consecutive
+ * slots). Locks each (only if its lock is free) and gives it a page.
+ * Returns how many; their entries go to @pteps, their pages to @pages.
  */
 static unsigned int memvirt_swap_readahead(struct memvirt_vm *vm, u64 gfn, u64 *ptep,
-					   u64 slot, struct page **pages)
+					   u64 slot, u64 **pteps, struct page **pages)
 {
-	unsigned int max = min3(READ_ONCE(memvirt_swap_knobs.swapin_readahead),
-				(unsigned int)MEMVIRT_READAHEAD_MAX,
-				memvirt_p2m_leaf_room(gfn) - 1);
-	unsigned int n;
-	u64 pte;
+	unsigned int max = min_t(unsigned int, READ_ONCE(memvirt_swap_knobs.swapin_readahead),
+				 MEMVIRT_READAHEAD_MAX);
+	unsigned int window = min_t(unsigned int, MEMVIRT_READAHEAD_WINDOW,
+				    memvirt_p2m_leaf_room(gfn) - 1);
+	unsigned int i, n = 0;
+	u64 *p, pte;
 
-	for (n = 0; n < max; n++) {
-		pte = memvirt_p2m_read(ptep + 1 + n);
-		if (memvirt_pte_state(pte) != MEMVIRT_P2M_SWAPPED ||
-		    memvirt_pte_where(pte) != slot + 1 + n)
+	for (i = 1; i <= window && n < max; i++) {
+		p = ptep + i;
+		pte = memvirt_p2m_read(p);
+		if (memvirt_pte_state(pte) != MEMVIRT_P2M_SWAPPED)
+			continue;
+		if (memvirt_pte_where(pte) != slot + 1 + n || !memvirt_p2m_trylock_gfn(&vm->p2m, p))
 			break;
-		if (!memvirt_p2m_trylock_gfn(&vm->p2m, ptep + 1 + n))
-			break;
-		pte = memvirt_p2m_read(ptep + 1 + n);
+		pte = memvirt_p2m_read(p);
 		if (memvirt_pte_state(pte) != MEMVIRT_P2M_SWAPPED ||
 		    memvirt_pte_where(pte) != slot + 1 + n)
 			goto unlock;
 		pages[n] = vm->store_ops->alloc_guest_page(vm, NULL, true);
 		if (!pages[n])
 			goto unlock;
+		pteps[n++] = p;
 	}
 	return n;
 unlock:
-	memvirt_p2m_unlock_gfn(&vm->p2m, ptep + 1 + n);
+	memvirt_p2m_unlock_gfn(&vm->p2m, p);
 	return n;
 }
 
-/* Undoes memvirt_swap_readahead() for gfns [@from, @n) after @ptep. */
-static void memvirt_swap_readahead_drop(struct memvirt_vm *vm, u64 *ptep, struct page **pages,
-					unsigned int from, unsigned int n)
+/* Undoes memvirt_swap_readahead(). */
+static void memvirt_swap_readahead_drop(struct memvirt_vm *vm, u64 **pteps, struct page **pages,
+					unsigned int n)
 {
 	unsigned int i;
 
-	for (i = from; i < n; i++) {
+	for (i = 0; i < n; i++) {
 		put_page(pages[i]);
-		memvirt_p2m_unlock_gfn(&vm->p2m, ptep + 1 + i);
+		memvirt_p2m_unlock_gfn(&vm->p2m, pteps[i]);
 	}
 }
 
@@ -708,6 +718,7 @@ struct page *__memvirt_swap_load(struct memvirt_vm *vm, u64 gfn, u64 *ptep,
 				 struct vm_fault *vmf)
 {
 	struct page *pages[MEMVIRT_READAHEAD_MAX + 1];
+	u64 *pteps[MEMVIRT_READAHEAD_MAX + 1];
 	u64 pte = memvirt_p2m_read(ptep);
 	u64 where = memvirt_pte_where(pte);
 	unsigned int i, ra = 0;
@@ -727,11 +738,11 @@ struct page *__memvirt_swap_load(struct memvirt_vm *vm, u64 gfn, u64 *ptep,
 		__memvirt_store_install(vm, ptep, pages[0]);
 		return pages[0];
 	}
-	ra = memvirt_swap_readahead(vm, gfn, ptep, where, pages + 1);
+	ra = memvirt_swap_readahead(vm, gfn, ptep, where, pteps + 1, pages + 1);
 	err = memvirt_swap_file_read(vm, pages, 1 + ra, where);
 	if (err && ra) {
 		/* Which page failed is unknown: the neighbours stay swapped. */
-		memvirt_swap_readahead_drop(vm, ptep, pages + 1, 0, ra);
+		memvirt_swap_readahead_drop(vm, pteps + 1, pages + 1, ra);
 		ra = 0;
 		err = memvirt_swap_file_read(vm, pages, 1, where);
 	}
@@ -740,11 +751,12 @@ struct page *__memvirt_swap_load(struct memvirt_vm *vm, u64 gfn, u64 *ptep,
 		put_page(pages[0]);
 		return memvirt_swap_lost(vm, gfn, ptep, err);
 	}
+	pteps[0] = ptep;
 	for (i = 0; i <= ra; i++) {
 		memvirt_swap_slot_free(vm, where + i, 1);
-		__memvirt_store_install(vm, ptep + i, pages[i]);
+		__memvirt_store_install(vm, pteps[i], pages[i]);
 		if (i)
-			memvirt_p2m_unlock_gfn(&vm->p2m, ptep + i);
+			memvirt_p2m_unlock_gfn(&vm->p2m, pteps[i]);
 	}
 	memvirt_swap_account(vm, -(long)(1 + ra));
 	atomic_long_add(1 + ra, &vm->stats.swap_ins);

@@ -39,7 +39,9 @@
  * (from the compression cache, zswap or the disk).
  *
  * Figures, over the measured passes: throughput (pages touched per second
- * of the vCPU's run time, KVM_RUN to the end of each step), p50 and p99 of
+ * of the guest's time in its accesses: the sum of the timed stores; and per
+ * second of the vCPU's run time, KVM_RUN to the end of each step, which
+ * also counts the test VMM's cost of a step), p50 and p99 of
  * every access and of the swap-ins, bytes written to and read from the
  * swap disk (sectors in /sys/dev/block/<dev>/stat, after sync and once its
  * queue is idle), and each system's counters on "#" lines. At the end
@@ -50,12 +52,13 @@
  *          swap_swapin_p50_us=X swap_swapin_p99_us=X zswap_swapin_p50_us=X
  *          zswap_swapin_p99_us=X memvirt_disk_write_mib=X
  *          swap_disk_write_mib=X zswap_disk_write_mib=X compressed=N
- *          swapped=N swap_ins=N compress_rejects=N zswap_ratio=X ratio=R
+ *          swapped=N swap_ins=N compress_rejects=N memvirt_run_pages_s=X
+ *          swap_run_pages_s=X zswap_run_pages_s=X zswap_ratio=X ratio=R
  * with compressed and swapped memvirt's gfns in each state at the end,
  * swap_ins and compress_rejects its counters' growth over the measured
- * passes, zswap_ratio = memvirt_pages_s / zswap_pages_s and
- * R = memvirt_pages_s / swap_pages_s ("na" where a figure could not be
- * measured). Without memvirt swap (no /sys/kernel/memvirt/swap, or no
+ * passes, *_run_pages_s the throughput per second of vCPU run,
+ * zswap_ratio = memvirt_pages_s / zswap_pages_s and R = memvirt_pages_s / swap_pages_s ("na" where a figure could not
+ * be measured). Without memvirt swap (no /sys/kernel/memvirt/swap, or no
  * swapdir=) a "# memvirt unavailable: ..." line says why and only the
  * baselines run. Exit 0 unless a measurement failed, 2 for bad options.
  */
@@ -1090,6 +1093,22 @@ static double pct_us(const struct result *r, unsigned int mask, double pct, u64 
 	return ret;
 }
 
+/* Sum in seconds and mean in us of the accesses whose where is in @mask. */
+static double sum_s(const struct result *r, unsigned int mask, u64 *count)
+{
+	double sum = 0;
+	u64 i, k = 0;
+
+	for (i = 0; i < r->n; i++)
+		if (mask & (1U << r->where[i])) {
+			sum += r->lat[i];
+			k++;
+		}
+	if (count)
+		*count = k;
+	return sum / 1e9;
+}
+
 #define M_ALL		((1U << NR_WHERE) - 1)
 #define M_MEM		(1U << W_MEM)
 #define M_SWAPIN	((1U << W_COMPRESSED) | (1U << W_SWAPPED))
@@ -1101,11 +1120,20 @@ static bool have(const struct bench *b, enum sys s)
 	return b->ran[s] && b->res[s]->done;
 }
 
-static double pages_s(const struct bench *b, enum sys s)
+/*
+ * Throughput: accesses per second of the guest's time in them (the sum of
+ * the timed stores); with @run, per second of the vCPU's run time instead,
+ * which also counts the test VMM's cost of each step.
+ */
+static double pages_s(const struct bench *b, enum sys s, bool run)
 {
 	const struct result *r = b->res[s];
+	double t;
 
-	return have(b, s) && r->guest_ns ? r->pages / (r->guest_ns / 1e9) : -1;
+	if (!have(b, s))
+		return -1;
+	t = run ? r->guest_ns / 1e9 : sum_s(r, M_ALL, NULL);
+	return t > 0 ? r->pages / t : -1;
 }
 
 static double disk_mib(const struct bench *b, enum sys s, bool write)
@@ -1127,12 +1155,17 @@ static void print_counters(const struct bench *b, enum sys s)
 {
 	const struct result *r = b->res[s];
 	const struct snap *a = &r->s1, *e = &r->s2, *z = &r->s0;
+	u64 k = 0;
 
 	if (!b->ran[s])
 		return;
-	printf("# %s: fill %.1f s, warm-up %.1f s, measured passes %.1f s (vCPU %.1f s), %llu accesses\n",
+	printf("# %s: fill %.1f s, warm-up %.1f s, measured passes %.1f s (vCPU run %.1f s, %.1f ms per step besides the timed stores), %llu accesses\n",
 	       sys_names[s], r->fill_ns / 1e9, r->warm_ns / 1e9, r->wall_ns / 1e9,
-	       r->guest_ns / 1e9, r->pages);
+	       r->guest_ns / 1e9, r->pages ? (r->guest_ns / 1e9 - sum_s(r, M_ALL, NULL)) *
+	       1e3 * b->chunk / r->pages : 0.0, r->pages);
+	printf("# %s: timed accesses sum to %.1f s: %.1f s in memory, %.1f s from compressed, %.1f s from swapped\n",
+	       sys_names[s], sum_s(r, M_ALL, NULL), sum_s(r, M_MEM, NULL),
+	       sum_s(r, M_COMPRESSED, NULL), sum_s(r, M_SWAPPED, NULL));
 	printf("# %s: disk over the whole run: %.1f MiB written, %.1f MiB read\n",
 	       sys_names[s], (e->disk_wr - z->disk_wr) * 512.0 / MIB,
 	       (e->disk_rd - z->disk_rd) * 512.0 / MIB);
@@ -1140,6 +1173,9 @@ static void print_counters(const struct bench *b, enum sys s)
 		printf("# memvirt vm %llu at the end: resident=%llu compressed=%llu compressed_bytes=%llu swapped=%llu zero=%llu swap_file_pages=%llu\n",
 		       r->vm_id, e->mv.resident, e->mv.compressed, e->mv.compressed_bytes,
 		       e->mv.swapped, e->mv.zero, e->mv.swap_file_pages);
+		printf("# memvirt: faults besides the swap-ins (refaults of pages in memory, the test VMM's pages included): %lld\n",
+		       (long long)(e->mv.faults - a->mv.faults) -
+		       (long long)(pct_us(r, M_SWAPIN, 50, &k) >= -1 ? k : 0));
 		printf("# memvirt measured passes: swap_outs=%llu swap_ins=%llu compress_rejects=%llu swap_errors=%llu faults=%llu reclaimed=%llu pinned_skips=%llu evictions=%llu writeback_cancelled=%llu\n",
 		       e->mv.swap_outs - a->mv.swap_outs, e->mv.swap_ins - a->mv.swap_ins,
 		       e->mv.compress_rejects - a->mv.compress_rejects,
@@ -1202,6 +1238,24 @@ static void pct_row(const struct bench *b, const char *name, unsigned int mask,
 	row(name, v, "%.1f", quot);
 }
 
+static void mean_row(const struct bench *b, const char *name, unsigned int mask,
+		     bool quot)
+{
+	double v[NR_SYS], sum;
+	u64 k;
+	int s;
+
+	for (s = 0; s < NR_SYS; s++) {
+		v[s] = -1;
+		if (!have(b, s))
+			continue;
+		sum = sum_s(b->res[s], mask, &k);
+		if (k)
+			v[s] = sum * 1e6 / k;
+	}
+	row(name, v, "%.1f", quot);
+}
+
 static void count_row(const struct bench *b, const char *name, unsigned int mask)
 {
 	double v[NR_SYS];
@@ -1229,12 +1283,16 @@ static void print_table(const struct bench *b)
 	printf("%-26s%13s%13s%13s%13s%13s\n", "", "memvirt", "swap", "zswap",
 	       "memvirt/swap", "memvirt/zswap");
 	for (s = 0; s < NR_SYS; s++)
-		v[s] = pages_s(b, s);
+		v[s] = pages_s(b, s, false);
 	row("pages touched per s", v, "%.0f", true);
+	for (s = 0; s < NR_SYS; s++)
+		v[s] = pages_s(b, s, true);
+	row("  per s of vCPU run", v, "%.0f", true);
 	pct_row(b, "access p50 us", M_ALL, 50, true);
 	pct_row(b, "access p99 us", M_ALL, 99, true);
 	pct_row(b, "swap-in p50 us", M_SWAPIN, 50, true);
 	pct_row(b, "swap-in p99 us", M_SWAPIN, 99, true);
+	mean_row(b, "swap-in mean us", M_SWAPIN, true);
 	count_row(b, "  swap-ins", M_SWAPIN);
 	pct_row(b, "  from compressed p50 us", M_COMPRESSED, 50, false);
 	pct_row(b, "  from compressed p99 us", M_COMPRESSED, 99, false);
@@ -1242,6 +1300,8 @@ static void print_table(const struct bench *b)
 	pct_row(b, "  from swapped p50 us", M_SWAPPED, 50, false);
 	pct_row(b, "  from swapped p99 us", M_SWAPPED, 99, false);
 	pct_row(b, "in memory p50 us", M_MEM, 50, true);
+	pct_row(b, "in memory p99 us", M_MEM, 99, true);
+	mean_row(b, "in memory mean us", M_MEM, true);
 	count_row(b, "  in memory", M_MEM);
 	for (s = 0; s < NR_SYS; s++)
 		v[s] = disk_mib(b, s, true);
@@ -1262,10 +1322,11 @@ static void fmt(char *buf, size_t len, double v, const char *f)
 static void print_machine(const struct bench *b)
 {
 	const struct result *m = b->res[SYS_MEMVIRT];
-	double mp = pages_s(b, SYS_MEMVIRT), sp = pages_s(b, SYS_SWAP);
-	double zp = pages_s(b, SYS_ZSWAP);
+	double mp = pages_s(b, SYS_MEMVIRT, false), sp = pages_s(b, SYS_SWAP, false);
+	double zp = pages_s(b, SYS_ZSWAP, false), mr = pages_s(b, SYS_MEMVIRT, true);
+	double sr = pages_s(b, SYS_SWAP, true), zr = pages_s(b, SYS_ZSWAP, true);
 	bool hm = have(b, SYS_MEMVIRT);
-	char v[18][32];
+	char v[21][32];
 
 	fmt(v[0], 32, mp, "%.0f");
 	fmt(v[1], 32, sp, "%.0f");
@@ -1286,9 +1347,13 @@ static void print_machine(const struct bench *b)
 	    -1, "%.0f");
 	fmt(v[16], 32, mp >= 0 && zp > 0 ? mp / zp : -1, "%.2f");
 	fmt(v[17], 32, mp >= 0 && sp > 0 ? mp / sp : -1, "%.2f");
-	printf("bench: swap wss_mib=%llu limit_mib=%llu memvirt_pages_s=%s swap_pages_s=%s zswap_pages_s=%s memvirt_swapin_p50_us=%s memvirt_swapin_p99_us=%s swap_swapin_p50_us=%s swap_swapin_p99_us=%s zswap_swapin_p50_us=%s zswap_swapin_p99_us=%s memvirt_disk_write_mib=%s swap_disk_write_mib=%s zswap_disk_write_mib=%s compressed=%s swapped=%s swap_ins=%s compress_rejects=%s zswap_ratio=%s ratio=%s\n",
+	fmt(v[18], 32, mr, "%.0f");
+	fmt(v[19], 32, sr, "%.0f");
+	fmt(v[20], 32, zr, "%.0f");
+	printf("bench: swap wss_mib=%llu limit_mib=%llu memvirt_pages_s=%s swap_pages_s=%s zswap_pages_s=%s memvirt_swapin_p50_us=%s memvirt_swapin_p99_us=%s swap_swapin_p50_us=%s swap_swapin_p99_us=%s zswap_swapin_p50_us=%s zswap_swapin_p99_us=%s memvirt_disk_write_mib=%s swap_disk_write_mib=%s zswap_disk_write_mib=%s compressed=%s swapped=%s swap_ins=%s compress_rejects=%s memvirt_run_pages_s=%s swap_run_pages_s=%s zswap_run_pages_s=%s zswap_ratio=%s ratio=%s\n",
 	       b->wss / MIB, b->limit / MIB, v[0], v[1], v[2], v[3], v[4], v[5], v[6],
-	       v[7], v[8], v[9], v[10], v[11], v[12], v[13], v[14], v[15], v[16], v[17]);
+	       v[7], v[8], v[9], v[10], v[11], v[12], v[13], v[14], v[15], v[18], v[19],
+	       v[20], v[16], v[17]);
 }
 
 /* ---- setup ---- */

@@ -26,6 +26,7 @@
 
 #include <linux/bitmap.h>
 #include <linux/bvec.h>
+#include <linux/completion.h>
 #include <linux/cred.h>
 #include <linux/falloc.h>
 #include <linux/file.h>
@@ -36,6 +37,7 @@
 #include <linux/seq_file.h>
 #include <linux/slab.h>
 #include <linux/uio.h>
+#include <linux/workqueue.h>
 
 #include "module/compat.h"
 #include "module/kunit_export.h"
@@ -313,31 +315,71 @@ void memvirt_swap_file_io(struct memvirt_vm *vm, struct kiocb *iocb, struct iov_
 }
 
 /**
+ * struct memvirt_swap_read - a synchronous read, issued by memvirt_swap_io_wq.
+ * @work:	the work item, on the reader's stack.
+ * @vm:		the VM.
+ * @pages:	the pages.
+ * @nr:		how many.
+ * @slot:	the first slot.
+ * @err:	the result.
+ * @done:	completed when the read is over.
+ */
+struct memvirt_swap_read {
+	struct work_struct work;
+	struct memvirt_vm *vm;
+	struct page **pages;
+	unsigned int nr;
+	u64 slot;
+	int err;
+	struct completion done;
+};
+
+static void memvirt_swap_read_fn(struct work_struct *work)
+{
+	struct memvirt_swap_read *r = container_of(work, struct memvirt_swap_read, work);
+	struct bio_vec bv[MEMVIRT_READAHEAD_MAX + 1];
+	struct iov_iter iter;
+	struct kiocb iocb;
+	ssize_t ret;
+
+	memvirt_swap_file_io(r->vm, &iocb, &iter, bv, r->pages, r->nr, r->slot, READ);
+	ret = r->vm->swap.file->f_op->read_iter(&iocb, &iter);
+	if (ret == (ssize_t)r->nr << PAGE_SHIFT)
+		r->err = 0;
+	else
+		r->err = ret < 0 ? ret : -EIO;
+	complete(&r->done);
+}
+
+/**
  * memvirt_swap_file_read - read @nr consecutive slots into @pages, waiting.
  * @vm: the VM.
  * @pages: the pages.
  * @nr: how many, at most MEMVIRT_READAHEAD_MAX + 1.
  * @slot: the first slot.
  *
+ * The read is issued by memvirt_swap_io_wq (swap.c says why); the caller
+ * waits for it, uninterruptibly: it holds the gfn lock of the data.
+ *
  * Return: 0, or a negative errno (-EIO for a short read).
  */
 int memvirt_swap_file_read(struct memvirt_vm *vm, struct page **pages, unsigned int nr,
 			   u64 slot)
 {
-	struct bio_vec bv[MEMVIRT_READAHEAD_MAX + 1];
-	struct iov_iter iter;
-	struct kiocb iocb;
-	ssize_t ret;
+	struct memvirt_swap_read r = {
+		.vm = vm, .pages = pages, .nr = nr, .slot = slot,
+	};
 
-	if (WARN_ON_ONCE(nr > ARRAY_SIZE(bv)))
+	if (WARN_ON_ONCE(nr > MEMVIRT_READAHEAD_MAX + 1))
 		return -EINVAL;
 	if (!vm->swap.file)	/* only a test's fake VM has slots and no file */
 		return -EIO;
-	memvirt_swap_file_io(vm, &iocb, &iter, bv, pages, nr, slot, READ);
-	ret = vm->swap.file->f_op->read_iter(&iocb, &iter);
-	if (ret == (ssize_t)nr << PAGE_SHIFT)
-		return 0;
-	return ret < 0 ? ret : -EIO;
+	INIT_WORK_ONSTACK(&r.work, memvirt_swap_read_fn);
+	init_completion(&r.done);
+	queue_work(memvirt_swap_io_wq, &r.work);
+	wait_for_completion(&r.done);
+	destroy_work_on_stack(&r.work);
+	return r.err;
 }
 
 MEMVIRT_EXPORT_FOR_KUNIT(memvirt_swap_file_read);

@@ -65,7 +65,6 @@
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
-#include <linux/blkdev.h>
 #include <linux/bvec.h>
 #include <linux/completion.h>
 #include <linux/fs.h>
@@ -121,8 +120,10 @@ struct memvirt_swap_batch {
  * @id:		eviction: the cache entry id each page came from.
  * @page:	the pages, each with a reference of the request's.
  * @bv:		the I/O vector.
+ * @work:	submits the write from memvirt_swap_io_wq.
  */
 struct memvirt_swap_req {
+	struct work_struct work;
 	struct kiocb iocb;
 	struct list_head node;
 	struct memvirt_vm *vm;
@@ -158,6 +159,16 @@ struct memvirt_swap_ctx {
 };
 
 static struct workqueue_struct *memvirt_swap_wq;
+/*
+ * Every read and write of a swap file is issued from here, never from the
+ * task that needs it: a fault holds its mm's mmap_lock, and the swap
+ * file's filesystem takes its inode lock for direct I/O, while that
+ * filesystem's write() takes the inode lock before faulting user memory.
+ * The two orders are only a cycle for lockdep (nobody writes to a swap
+ * file with a buffer mapped from guest RAM), but only this keeps lockdep
+ * able to see the real ones.
+ */
+struct workqueue_struct *memvirt_swap_io_wq;
 static LIST_HEAD(memvirt_swap_done_list);
 static DEFINE_SPINLOCK(memvirt_swap_done_lock);
 
@@ -204,8 +215,12 @@ static bool memvirt_swap_finish_page(struct memvirt_vm *vm, u64 *ptep, struct pa
 
 	if (ours && ok) {
 		lock_page(page);
-		/* The P2M's reference and the write's; nothing can map it. */
-		if (!WARN_ON_ONCE(page_count(page) != 2 || page_mapped(page))) {
+		/*
+		 * The P2M's reference and the write's: nothing can map it (a
+		 * fault clears WB first). A passing speculative reference
+		 * keeps it resident, as a pin would.
+		 */
+		if (page_count(page) == 2 && !page_mapped(page)) {
 			__memvirt_store_release_isolated(vm, ptep, page,
 							 memvirt_pte_mk_stored(MEMVIRT_P2M_SWAPPED,
 									       slot));
@@ -263,11 +278,10 @@ static void memvirt_swap_finish(struct memvirt_swap_req *req)
 			memvirt_p2m_unlock_gfn(&vm->p2m, ptep);
 		}
 		trace_swap_out(vm->id, req->gfn[i], req->slot + i, ok ? 0 : (int)req->ret);
-		if (swapped) {
+		if (swapped)
 			done++;
-		} else {
+		else
 			memvirt_swap_slot_free(vm, req->slot + i, 1);
-		}
 		put_page(req->page[i]);	/* the write's reference, or the copy */
 	}
 	if (!ok) {
@@ -277,6 +291,9 @@ static void memvirt_swap_finish(struct memvirt_swap_req *req)
 				   req->ret < 0 ? req->ret : -EIO);
 	}
 	memvirt_swap_account(vm, done);
+	/* A waiting caller (the reclaim ioctl) counts its own reclaimed pages. */
+	if (!req->batch && !req->evict)
+		atomic_long_add(done, &vm->stats.reclaimed);
 	atomic_long_add(done, &vm->stats.swap_outs);
 	atomic_long_add(done, &memvirt_swap_stats.swap_outs);
 	if (req->batch)
@@ -338,17 +355,29 @@ static bool memvirt_swap_queue(struct memvirt_vm *vm, struct memvirt_swap_ctx *c
 	return true;
 }
 
-/* Submits the run's requests, its locks dropped. */
+/* Issues one write request (memvirt_swap_io_wq). */
+static void memvirt_swap_write_fn(struct work_struct *work)
+{
+	struct memvirt_swap_req *req = container_of(work, struct memvirt_swap_req, work);
+	struct memvirt_vm *vm = req->vm;
+	struct iov_iter iter;
+	ssize_t ret;
+
+	memvirt_swap_file_io(vm, &req->iocb, &iter, req->bv, req->page, req->nr, req->slot,
+			     WRITE);
+	req->iocb.ki_complete = memvirt_swap_write_done;
+	ret = vm->swap.file->f_op->write_iter(&req->iocb, &iter);
+	if (ret != -EIOCBQUEUED)
+		memvirt_swap_write_done(&req->iocb, ret);
+}
+
+/* Queues the run's requests for memvirt_swap_io_wq, its locks dropped. */
 static void memvirt_swap_submit(struct memvirt_vm *vm, struct memvirt_swap_ctx *ctx)
 {
 	struct memvirt_vm_swap *sw = &vm->swap;
 	struct memvirt_swap_req *req;
-	struct blk_plug plug;
-	struct iov_iter iter;
 	unsigned int i;
-	ssize_t ret;
 
-	blk_start_plug(&plug);
 	for (i = 0; i < ctx->nr_req; i++) {
 		req = ctx->req[i];
 		memvirt_vm_get(vm);
@@ -356,14 +385,9 @@ static void memvirt_swap_submit(struct memvirt_vm *vm, struct memvirt_swap_ctx *
 		atomic_long_add(req->nr, &memvirt_swap_stats.writeback_inflight);
 		if (req->batch)
 			atomic_inc(&req->batch->pending);
-		memvirt_swap_file_io(vm, &req->iocb, &iter, req->bv, req->page, req->nr,
-				     req->slot, WRITE);
-		req->iocb.ki_complete = memvirt_swap_write_done;
-		ret = sw->file->f_op->write_iter(&req->iocb, &iter);
-		if (ret != -EIOCBQUEUED)
-			memvirt_swap_write_done(&req->iocb, ret);
+		INIT_WORK(&req->work, memvirt_swap_write_fn);
+		queue_work(memvirt_swap_io_wq, &req->work);
 	}
-	blk_finish_plug(&plug);
 	ctx->nr_req = 0;
 }
 
@@ -387,7 +411,7 @@ static bool memvirt_swap_out_page(struct memvirt_vm *vm, struct memvirt_swap_ctx
 				  u64 gfn, u64 *ptep, struct page *page,
 				  enum memvirt_swap_mode mode, struct memvirt_swap_result *res)
 {
-	u64 id;
+	u64 id, pte;
 	int err;
 
 	if (memvirt_swap_page_is_zero(page)) {
@@ -398,9 +422,8 @@ static bool memvirt_swap_out_page(struct memvirt_vm *vm, struct memvirt_swap_ctx
 	if (mode != MEMVIRT_SWAP_FILE) {
 		err = memvirt_zcache_store(vm, gfn, page, ctx->wrkmem, ctx->buf, &id);
 		if (!err) {
-			__memvirt_store_release_isolated(vm, ptep, page,
-							 memvirt_pte_mk_stored(MEMVIRT_P2M_COMPRESSED,
-									       id));
+			pte = memvirt_pte_mk_stored(MEMVIRT_P2M_COMPRESSED, id);
+			__memvirt_store_release_isolated(vm, ptep, page, pte);
 			res->compressed++;
 			return true;
 		}
@@ -657,13 +680,11 @@ static void memvirt_swap_readahead_drop(struct memvirt_vm *vm, u64 *ptep, struct
 /* A locked gfn whose data is lost: ERROR, every access fails from now on. */
 static struct page *memvirt_swap_lost(struct memvirt_vm *vm, u64 gfn, u64 *ptep, int err)
 {
-	u64 pte = memvirt_p2m_read(ptep);
+	bool swapped = memvirt_pte_state(memvirt_p2m_read(ptep)) == MEMVIRT_P2M_SWAPPED;
 
 	pr_err_ratelimited("vm %llu (%s): gfn 0x%llx: %s failed (%d): its accesses fail until it is punched\n",
 			   vm->id, vm->name, gfn,
-			   memvirt_pte_state(pte) == MEMVIRT_P2M_SWAPPED ? "reading it from the swap file"
-									 : "decompressing it",
-			   err);
+			   swapped ? "reading it from the swap file" : "decompressing it", err);
 	__memvirt_swap_drop(vm, ptep);
 	memvirt_p2m_set(ptep, memvirt_pte_mk_nopage(MEMVIRT_P2M_ERROR));
 	memvirt_swap_error(vm);
@@ -804,6 +825,7 @@ void memvirt_swap_enforce_limit(struct memvirt_vm *vm)
 		memvirt_swap_out_range(vm, start, end, MEMVIRT_SWAP_COLD,
 				       charge - inflight - target, false, &res);
 		sw->hand = end;
+		atomic_long_add(res.zeroed + res.compressed, &vm->stats.reclaimed);
 		swept += end - start;
 		if (res.zeroed + res.compressed)
 			swept = 0;
@@ -887,8 +909,15 @@ int memvirt_swap_init(void)
 		err = -ENOMEM;
 		goto out_zcache;
 	}
+	memvirt_swap_io_wq = alloc_workqueue("memvirt_swap_io", WQ_UNBOUND | WQ_MEM_RECLAIM, 0);
+	if (!memvirt_swap_io_wq) {
+		err = -ENOMEM;
+		goto out_wq;
+	}
 	return 0;
 
+out_wq:
+	destroy_workqueue(memvirt_swap_wq);
 out_zcache:
 	memvirt_zcache_exit();
 out_file:
@@ -898,6 +927,7 @@ out_file:
 
 void memvirt_swap_exit(void)
 {
+	destroy_workqueue(memvirt_swap_io_wq);
 	destroy_workqueue(memvirt_swap_wq);
 	memvirt_zcache_exit();
 	memvirt_swap_file_exit();

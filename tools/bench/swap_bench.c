@@ -57,8 +57,9 @@
  * with compressed and swapped memvirt's gfns in each state at the end,
  * swap_ins and compress_rejects its counters' growth over the measured
  * passes, *_run_pages_s the throughput per second of vCPU run,
- * zswap_ratio = memvirt_pages_s / zswap_pages_s and R = memvirt_pages_s / swap_pages_s ("na" where a figure could not
- * be measured). Without memvirt swap (no /sys/kernel/memvirt/swap, or no
+ * zswap_ratio = memvirt_pages_s / zswap_pages_s and
+ * R = memvirt_pages_s / swap_pages_s ("na" where a figure could not be
+ * measured). Without memvirt swap (no /sys/kernel/memvirt/swap, or no
  * swapdir=) a "# memvirt unavailable: ..." line says why and only the
  * baselines run. Exit 0 unless a measurement failed, 2 for bad options.
  */
@@ -1201,7 +1202,7 @@ static void print_counters(const struct bench *b, enum sys s)
 		       e->zs_fail - a->zs_fail, e->zs_wb - a->zs_wb, e->zs_same);
 }
 
-static void cell(double v, const char *f)
+static void cell(double v, const char *f, int width)
 {
 	char buf[32];
 
@@ -1209,20 +1210,20 @@ static void cell(double v, const char *f)
 		snprintf(buf, sizeof(buf), "n/a");
 	else
 		snprintf(buf, sizeof(buf), f, v);
-	printf("%13s", buf);
+	printf("%*s", width, buf);
 }
 
 static void row(const char *name, const double v[NR_SYS], const char *f, bool quot)
 {
 	printf("%-26s", name);
-	cell(v[SYS_MEMVIRT], f);
-	cell(v[SYS_SWAP], f);
-	cell(v[SYS_ZSWAP], f);
+	cell(v[SYS_MEMVIRT], f, 12);
+	cell(v[SYS_SWAP], f, 12);
+	cell(v[SYS_ZSWAP], f, 12);
 	if (quot) {
 		cell(v[SYS_MEMVIRT] >= 0 && v[SYS_SWAP] > 0 ? v[SYS_MEMVIRT] / v[SYS_SWAP] : -1,
-		     "%.2f");
+		     "%.2f", 15);
 		cell(v[SYS_MEMVIRT] >= 0 && v[SYS_ZSWAP] > 0 ?
-		     v[SYS_MEMVIRT] / v[SYS_ZSWAP] : -1, "%.2f");
+		     v[SYS_MEMVIRT] / v[SYS_ZSWAP] : -1, "%.2f", 15);
 	}
 	printf("\n");
 }
@@ -1280,7 +1281,7 @@ static void print_table(const struct bench *b)
 	       b->warmup, cls_pct[CLS_SPARSE], cls_names[CLS_SPARSE], cls_pct[CLS_TEXT],
 	       cls_names[CLS_TEXT], cls_pct[CLS_RECORDS], cls_names[CLS_RECORDS],
 	       cls_pct[CLS_RANDOM], cls_names[CLS_RANDOM]);
-	printf("%-26s%13s%13s%13s%13s%13s\n", "", "memvirt", "swap", "zswap",
+	printf("%-26s%12s%12s%12s%15s%15s\n", "", "memvirt", "swap", "zswap",
 	       "memvirt/swap", "memvirt/zswap");
 	for (s = 0; s < NR_SYS; s++)
 		v[s] = pages_s(b, s, false);

@@ -18,8 +18,9 @@
  *   its PRIVATE leaf, with the WB bit set, and a reference for the write,
  *   and joins a write request of consecutive slots; else it stays.
  *
- * The requests are submitted after the run's locks are dropped, under one
- * block plug: asynchronous direct-I/O writes, up to 64 pages each.
+ * The requests are queued after the run's locks are dropped, for the
+ * memvirt_swapio thread to submit: asynchronous direct-I/O writes, up to 64
+ * pages of consecutive slots each.
  *
  * DOC: writeback completion
  *
@@ -69,6 +70,7 @@
 #include <linux/completion.h>
 #include <linux/fs.h>
 #include <linux/highmem.h>
+#include <linux/kthread.h>
 #include <linux/lz4.h>
 #include <linux/mm.h>
 #include <linux/pagemap.h>
@@ -120,10 +122,10 @@ struct memvirt_swap_batch {
  * @id:		eviction: the cache entry id each page came from.
  * @page:	the pages, each with a reference of the request's.
  * @bv:		the I/O vector.
- * @work:	submits the write from memvirt_swap_io_wq.
+ * @work:	submits the write from the memvirt_swapio thread.
  */
 struct memvirt_swap_req {
-	struct work_struct work;
+	struct kthread_work work;
 	struct kiocb iocb;
 	struct list_head node;
 	struct memvirt_vm *vm;
@@ -160,15 +162,17 @@ struct memvirt_swap_ctx {
 
 static struct workqueue_struct *memvirt_swap_wq;
 /*
- * Every read and write of a swap file is issued from here, never from the
- * task that needs it: a fault holds its mm's mmap_lock, and the swap
- * file's filesystem takes its inode lock for direct I/O, while that
- * filesystem's write() takes the inode lock before faulting user memory.
- * The two orders are only a cycle for lockdep (nobody writes to a swap
- * file with a buffer mapped from guest RAM), but only this keeps lockdep
- * able to see the real ones.
+ * Every read and write of a swap file is issued by one kernel thread,
+ * memvirt_swapio, never by the task that needs it: a fault holds its mm's
+ * mmap_lock, and the swap file's filesystem takes its inode lock for
+ * direct I/O, while that filesystem's write() takes the inode lock before
+ * faulting user memory. The two orders are only a cycle for lockdep
+ * (nobody writes to a swap file from a buffer mapped from guest RAM), but
+ * this keeps lockdep able to see the real ones. The thread only submits:
+ * reads and writes complete asynchronously. One named thread also lets a
+ * test fail exactly memvirt's I/O (fail_make_request's task filter).
  */
-struct workqueue_struct *memvirt_swap_io_wq;
+struct kthread_worker *memvirt_swap_io;
 static LIST_HEAD(memvirt_swap_done_list);
 static DEFINE_SPINLOCK(memvirt_swap_done_lock);
 
@@ -230,8 +234,6 @@ static bool memvirt_swap_finish_page(struct memvirt_vm *vm, u64 *ptep, struct pa
 	}
 	if (ours)
 		memvirt_p2m_set(ptep, pte & ~MEMVIRT_PTE_WB);
-	else if (ok)
-		atomic_long_inc(&memvirt_swap_stats.writeback_cancelled);
 	return false;
 }
 
@@ -355,8 +357,8 @@ static bool memvirt_swap_queue(struct memvirt_vm *vm, struct memvirt_swap_ctx *c
 	return true;
 }
 
-/* Issues one write request (memvirt_swap_io_wq). */
-static void memvirt_swap_write_fn(struct work_struct *work)
+/* Issues one write request (the memvirt_swapio thread). */
+static void memvirt_swap_write_fn(struct kthread_work *work)
 {
 	struct memvirt_swap_req *req = container_of(work, struct memvirt_swap_req, work);
 	struct memvirt_vm *vm = req->vm;
@@ -371,7 +373,7 @@ static void memvirt_swap_write_fn(struct work_struct *work)
 		memvirt_swap_write_done(&req->iocb, ret);
 }
 
-/* Queues the run's requests for memvirt_swap_io_wq, its locks dropped. */
+/* Queues the run's requests for the memvirt_swapio thread, its locks dropped. */
 static void memvirt_swap_submit(struct memvirt_vm *vm, struct memvirt_swap_ctx *ctx)
 {
 	struct memvirt_vm_swap *sw = &vm->swap;
@@ -385,8 +387,8 @@ static void memvirt_swap_submit(struct memvirt_vm *vm, struct memvirt_swap_ctx *
 		atomic_long_add(req->nr, &memvirt_swap_stats.writeback_inflight);
 		if (req->batch)
 			atomic_inc(&req->batch->pending);
-		INIT_WORK(&req->work, memvirt_swap_write_fn);
-		queue_work(memvirt_swap_io_wq, &req->work);
+		kthread_init_work(&req->work, memvirt_swap_write_fn);
+		kthread_queue_work(memvirt_swap_io, &req->work);
 	}
 	ctx->nr_req = 0;
 }
@@ -909,9 +911,9 @@ int memvirt_swap_init(void)
 		err = -ENOMEM;
 		goto out_zcache;
 	}
-	memvirt_swap_io_wq = alloc_workqueue("memvirt_swap_io", WQ_UNBOUND | WQ_MEM_RECLAIM, 0);
-	if (!memvirt_swap_io_wq) {
-		err = -ENOMEM;
+	memvirt_swap_io = kthread_create_worker(0, "memvirt_swapio");
+	if (IS_ERR(memvirt_swap_io)) {
+		err = PTR_ERR(memvirt_swap_io);
 		goto out_wq;
 	}
 	return 0;
@@ -927,7 +929,7 @@ out_file:
 
 void memvirt_swap_exit(void)
 {
-	destroy_workqueue(memvirt_swap_io_wq);
+	kthread_destroy_worker(memvirt_swap_io);
 	destroy_workqueue(memvirt_swap_wq);
 	memvirt_zcache_exit();
 	memvirt_swap_file_exit();

@@ -384,7 +384,7 @@ demo|bench)
 	"$VMTEST_DIR/vm.sh" "$k" "$dir/plan.sh" "$dir" 1800 || rc=$?
 	sed -n '/^@@TEST-BEGIN/,/^@@TEST-END/{/^@@/d;p}' "$dir/results.log"
 	# Reported only when the guest could not mount its swap disk.
-	if grep -qa '^@@TEST-BEGIN step:swap-disk' "$dir/results.log"; then
+	if grep -qa '^@@TEST-BEGIN harness:swap-disk' "$dir/results.log"; then
 		log "the $k VM had no swap disk on /mnt/swap (see above)"
 		rc=1
 	fi

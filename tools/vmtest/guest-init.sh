@@ -107,11 +107,12 @@ done
 # plan runs; tests and benchmarks find it there (mount memvirtfs with
 # swapdir=/mnt/swap; swap files of this kernel for the baselines). A VM
 # without it would let the swap tests skip, so a failure is loud: a
-# "step:swap-disk" FAIL with what the guest saw (reported only on failure:
-# not a manifest entry), a line in the kernel log, and check.sh fails make
-# run and make bench; the plan still runs, for the other tests' sake.
+# "harness:swap-disk" FAIL with what the guest saw (reported only on
+# failure; a harness id, never in the manifest), a line in the kernel log,
+# and check.sh fails make run and make bench; the plan still runs, for the
+# other tests' sake.
 swap_disk_failed() {
-	say "@@TEST-BEGIN step:swap-disk timeout=30"
+	say "@@TEST-BEGIN harness:swap-disk timeout=30"
 	say "SWAP DISK MISSING: $1; tests needing /mnt/swap cannot run"
 	{
 		echo "--- /dev/vd*:"; ls -l /dev/vd*
@@ -121,7 +122,7 @@ swap_disk_failed() {
 		echo "--- kernel log (virtio, vda, EXT4):"
 		dmesg | grep -iE 'virtio|vda|ext4|jbd2' | tail -n 20
 	} >"$R" 2>&1
-	say "@@TEST-END step:swap-disk rc=1 seconds=0"
+	say "@@TEST-END harness:swap-disk rc=1 seconds=0"
 	echo "vmtest: swap disk missing: $1" >/dev/kmsg
 }
 announce swap-disk 30

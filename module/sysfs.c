@@ -571,6 +571,13 @@ static ssize_t vm_swap_file_mb_show(struct memvirt_vm *vm, const struct memvirt_
 }
 MEMVIRT_VM_ATTR_RO(swap_file_mb);
 
+static ssize_t vm_swap_file_pages_show(struct memvirt_vm *vm,
+				       const struct memvirt_vm_attribute *a, char *buf)
+{
+	return sysfs_emit(buf, "%llu\n", memvirt_swap_file_pages(vm));
+}
+MEMVIRT_VM_ATTR_RO(swap_file_pages);
+
 /* Shares are a plain number; reservation and limit are MiB ("max": none). */
 static ssize_t vm_policy_show(struct memvirt_vm *vm, const struct memvirt_vm_attribute *a,
 			      char *buf)
@@ -662,6 +669,7 @@ static struct attribute *memvirt_vm_attrs[] = {
 	&memvirt_vm_attr_swap_errors.attr,
 	&memvirt_vm_attr_swap_file.attr,
 	&memvirt_vm_attr_swap_file_mb.attr,
+	&memvirt_vm_attr_swap_file_pages.attr,
 	&memvirt_vm_attr_p2m_bytes.attr,
 	&memvirt_vm_attr_shares.attr,
 	&memvirt_vm_attr_reservation_mb.attr,

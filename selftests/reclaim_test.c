@@ -229,7 +229,7 @@ TEST_F(rc, bad_arguments_einval)
 		u64 mode, start, nr;
 	} bad[] = {
 		{ "mode 0", 0, 0, 1 },
-		{ "mode 3", 3, 0, 1 },
+		{ "first unknown mode", MEMVIRT_RECLAIM_SWAP + 1, 0, 1 },
 		{ "mode ~0", ~0ULL, 0, 1 },
 		{ "nr 0", MEMVIRT_RECLAIM_ZERO, 0, 0 },
 		{ "start at EOF", MEMVIRT_RECLAIM_ZERO, NPAGES, 1 },

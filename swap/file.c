@@ -48,52 +48,6 @@ static const struct cred *memvirt_swap_cred;
 
 #define MEMVIRT_SWAP_OPEN_FLAGS	(O_RDWR | O_LARGEFILE | O_DIRECT | O_NOFOLLOW | O_CLOEXEC)
 
-/* Opens a new swap file in @dir, replacing a stale one a crash left. */
-static struct file *memvirt_swap_file_open(struct memvirt_vm *vm, const struct path *dir,
-					   const char *name)
-{
-	struct file *file;
-
-	file = file_open_root(dir, name, MEMVIRT_SWAP_OPEN_FLAGS | O_CREAT | O_EXCL, 0600);
-	if (PTR_ERR_OR_ZERO(file) == -EEXIST) {
-		pr_warn("vm %llu (%s): replacing the stale swap file %s\n", vm->id, vm->name,
-			vm->swap.path);
-		file = file_open_root(dir, name, MEMVIRT_SWAP_OPEN_FLAGS | O_TRUNC, 0600);
-	}
-	if (!IS_ERR(file) && !S_ISREG(file_inode(file)->i_mode)) {
-		fput(file);
-		file = ERR_PTR(-EINVAL);
-	}
-	return file;
-}
-
-static int memvirt_swap_file_create(struct memvirt_vm *vm, const struct path *dir)
-{
-	struct memvirt_vm_swap *sw = &vm->swap;
-	char name[32], *dirname, *buf;
-	struct file *file;
-
-	snprintf(name, sizeof(name), "memvirt-%llu.vswp", vm->id);
-	buf = kmalloc(PATH_MAX, GFP_KERNEL);
-	if (!buf)
-		return -ENOMEM;
-	dirname = d_path(dir, buf, PATH_MAX);
-	sw->path = kasprintf(GFP_KERNEL, "%s/%s", IS_ERR(dirname) ? "?" : dirname, name);
-	kfree(buf);
-	if (!sw->path)
-		return -ENOMEM;
-	file = memvirt_swap_file_open(vm, dir, name);
-	if (IS_ERR(file)) {
-		pr_warn_ratelimited("vm %llu (%s): cannot create the swap file %s (%ld; the filesystem needs O_DIRECT and fallocate): -ENOSPC\n",
-				    vm->id, vm->name, sw->path, PTR_ERR(file));
-		kfree(sw->path);
-		sw->path = NULL;
-		return -ENOSPC;
-	}
-	WRITE_ONCE(sw->file, file);
-	return 0;
-}
-
 /* Removes the file from its directory, if it is still there. */
 static void memvirt_swap_file_unlink(struct file *file)
 {
@@ -117,6 +71,68 @@ static void memvirt_swap_file_unlink(struct file *file)
 	dput(parent);
 	dput(dentry);
 	mnt_drop_write(file->f_path.mnt);
+}
+
+/* Opens a new swap file in @dir, replacing a stale one a crash left. */
+static struct file *memvirt_swap_file_open(struct memvirt_vm *vm, const struct path *dir,
+					   const char *name)
+{
+	struct file *file;
+
+	file = file_open_root(dir, name, MEMVIRT_SWAP_OPEN_FLAGS | O_CREAT | O_EXCL, 0600);
+	if (PTR_ERR_OR_ZERO(file) == -EEXIST) {
+		pr_warn("vm %llu (%s): replacing the stale swap file %s\n", vm->id, vm->name,
+			vm->swap.path);
+		file = file_open_root(dir, name, MEMVIRT_SWAP_OPEN_FLAGS | O_TRUNC, 0600);
+	}
+	if (!IS_ERR(file) && !S_ISREG(file_inode(file)->i_mode)) {
+		fput(file);
+		file = ERR_PTR(-EINVAL);
+	}
+	return file;
+}
+
+/*
+ * A filesystem without direct I/O refuses O_DIRECT only once the file is
+ * created: remove what the failed open left.
+ */
+static void memvirt_swap_file_forget(const struct path *dir, const char *name)
+{
+	struct file *file = file_open_root(dir, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC, 0);
+
+	if (IS_ERR(file))
+		return;
+	memvirt_swap_file_unlink(file);
+	fput(file);
+}
+
+static int memvirt_swap_file_create(struct memvirt_vm *vm, const struct path *dir)
+{
+	struct memvirt_vm_swap *sw = &vm->swap;
+	char name[32], *dirname, *buf;
+	struct file *file;
+
+	snprintf(name, sizeof(name), "memvirt-%llu.vswp", vm->id);
+	buf = kmalloc(PATH_MAX, GFP_KERNEL);
+	if (!buf)
+		return -ENOMEM;
+	dirname = d_path(dir, buf, PATH_MAX);
+	sw->path = kasprintf(GFP_KERNEL, "%s/%s", IS_ERR(dirname) ? "?" : dirname, name);
+	kfree(buf);
+	if (!sw->path)
+		return -ENOMEM;
+	file = memvirt_swap_file_open(vm, dir, name);
+	if (PTR_ERR_OR_ZERO(file) == -EINVAL)
+		memvirt_swap_file_forget(dir, name);
+	if (IS_ERR(file)) {
+		pr_warn_ratelimited("vm %llu (%s): cannot create the swap file %s (%ld; the filesystem needs O_DIRECT and fallocate): -ENOSPC\n",
+				    vm->id, vm->name, sw->path, PTR_ERR(file));
+		kfree(sw->path);
+		sw->path = NULL;
+		return -ENOSPC;
+	}
+	WRITE_ONCE(sw->file, file);
+	return 0;
 }
 
 static int memvirt_swap_file_grow(struct memvirt_vm *vm, u64 pages)
@@ -166,8 +182,6 @@ static void memvirt_swap_file_shrink(struct memvirt_vm *vm, u64 pages)
 	if (last < sw->nr_slots)
 		pages = max(pages, last + 1);
 	sw->nr_slots = pages;
-	if (sw->hint >= pages)
-		sw->hint = 0;
 	spin_unlock(&sw->slot_lock);
 	vfs_truncate(&sw->file->f_path, pages << PAGE_SHIFT);
 }
@@ -246,8 +260,9 @@ u64 memvirt_swap_file_pages(struct memvirt_vm *vm)
  * @nr: slots wanted.
  * @slot: out: the first.
  *
- * Next fit from the last allocation, so a batch of swap-outs lands in
- * consecutive slots and its neighbours can be read back in one I/O.
+ * Lowest first: the used slots stay packed at the start of the file, which
+ * a shrink can then cut, and a batch of swap-outs still lands in
+ * consecutive slots once the holes below are filled.
  *
  * Return: false if the file has no such run free (or there is no file).
  */
@@ -257,13 +272,10 @@ bool memvirt_swap_slot_alloc(struct memvirt_vm *vm, unsigned int nr, u64 *slot)
 	unsigned long s;
 
 	spin_lock(&sw->slot_lock);
-	s = bitmap_find_next_zero_area(sw->slots, sw->nr_slots, sw->hint, nr, 0);
-	if (s >= sw->nr_slots && sw->hint)
-		s = bitmap_find_next_zero_area(sw->slots, sw->nr_slots, 0, nr, 0);
+	s = bitmap_find_next_zero_area(sw->slots, sw->nr_slots, 0, nr, 0);
 	if (s < sw->nr_slots) {
 		bitmap_set(sw->slots, s, nr);
 		sw->used += nr;
-		sw->hint = s + nr;
 	}
 	spin_unlock(&sw->slot_lock);
 	*slot = s;

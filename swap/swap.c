@@ -198,10 +198,11 @@ static void memvirt_swap_account(struct memvirt_vm *vm, long nr)
 	atomic_long_add(nr, &memvirt_swap_stats.swapped);
 }
 
-static void memvirt_swap_error(struct memvirt_vm *vm)
+/* @nr pages could not be written, or one could not be read back. */
+static void memvirt_swap_error(struct memvirt_vm *vm, unsigned int nr)
 {
-	atomic_long_inc(&vm->stats.swap_errors);
-	atomic_long_inc(&memvirt_swap_stats.swap_errors);
+	atomic_long_add(nr, &vm->stats.swap_errors);
+	atomic_long_add(nr, &memvirt_swap_stats.swap_errors);
 }
 
 /* Writes. */
@@ -300,7 +301,7 @@ static void memvirt_swap_finish(struct memvirt_swap_req *req)
 		put_page(req->page[i]);	/* the write's reference, or the copy */
 	}
 	if (!ok) {
-		memvirt_swap_error(vm);
+		memvirt_swap_error(vm, req->nr);
 		pr_err_ratelimited("vm %llu (%s): writing %u pages to swap slot %llu of %s failed (%ld): they stay in memory\n",
 				   vm->id, vm->name, req->nr, req->slot, sw->path,
 				   req->ret < 0 ? req->ret : -EIO);
@@ -717,7 +718,7 @@ static struct page *memvirt_swap_lost(struct memvirt_vm *vm, u64 gfn, u64 *ptep,
 			   swapped ? "reading it from the swap file" : "decompressing it", err);
 	__memvirt_swap_drop(vm, ptep);
 	memvirt_p2m_set(ptep, memvirt_pte_mk_nopage(MEMVIRT_P2M_ERROR));
-	memvirt_swap_error(vm);
+	memvirt_swap_error(vm, 1);
 	return ERR_PTR(-EIO);
 }
 
@@ -820,8 +821,10 @@ static u64 memvirt_swap_charge(struct memvirt_vm *vm)
  *	populate about to start).
  *
  * Reclaims the VM's coldest pages (cache, else swap file) until its charge,
- * less the pages being written out, is MEMVIRT_LIMIT_SLACK below the limit.
- * Waits while too many of its pages are being written. Gives up after
+ * less the pages being written out, is MEMVIRT_LIMIT_SLACK below the limit,
+ * and then waits for those writes while the charge is still at the limit:
+ * pages being written count against it until they are gone. Waits, too,
+ * while too many of its pages are being written. Gives up after
  * MEMVIRT_HOT_SWEEPS + 2 turns of the clock hand that took nothing, and on a
  * fatal signal.
  */
@@ -841,8 +844,20 @@ void memvirt_swap_enforce_limit(struct memvirt_vm *vm)
 	for (;;) {
 		inflight = atomic_read(&sw->inflight);
 		charge = memvirt_swap_charge(vm);
-		if (charge < limit || charge - min_t(u64, charge, inflight) <= target)
+		if (charge < limit)
 			break;
+		if (charge - min_t(u64, charge, inflight) <= target) {
+			/*
+			 * Enough is on its way to the swap file: wait for it,
+			 * as a memory cgroup waits for writeback. The limit
+			 * holds pages being written too.
+			 */
+			if (!inflight ||
+			    wait_event_killable(sw->wait, memvirt_swap_charge(vm) < limit ||
+						!atomic_read(&sw->inflight)))
+				break;
+			continue;
+		}
 		if (inflight >= MEMVIRT_INFLIGHT_MAX) {
 			if (wait_event_killable(sw->wait, atomic_read(&sw->inflight) <
 						MEMVIRT_INFLIGHT_MAX))

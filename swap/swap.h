@@ -67,7 +67,6 @@ struct kthread_worker;
  * @bitmap_bits: size of @slots in bits.
  * @nr_slots:	pages reserved in @file: slots that may be used.
  * @used:	slots in use.
- * @hint:	where the next slot search starts (next fit).
  * @entries:	compression cache entries of the VM, by the id a COMPRESSED
  *		leaf holds.
  * @next_id:	cyclic id allocation: an id is not reused for 2^32 entries.
@@ -80,12 +79,11 @@ struct memvirt_vm_swap {
 	struct file *file;
 	char *path;
 	struct mutex resize_lock;	/* the file's creation and size */
-	spinlock_t slot_lock;		/* @slots, @nr_slots, @used, @hint */
+	spinlock_t slot_lock;		/* @slots, @nr_slots, @used */
 	unsigned long *slots;
 	u64 bitmap_bits;
 	u64 nr_slots;
 	u64 used;
-	u64 hint;
 	struct xarray entries;
 	u32 next_id;
 	atomic_t inflight;

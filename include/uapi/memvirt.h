@@ -40,7 +40,8 @@
  * @size_bytes:	out: guest-physical size (the file size).
  * @resident:	out: pages backed by a private host page.
  * @zero:	out: gfns that read as zero and hold no page (never touched,
- *		punched, or truncated and regrown).
+ *		punched, or truncated and regrown); gfns in the ERROR state
+ *		(data lost to a swap read error) are counted here too.
  * @faults:	out: page faults that mapped a page (host processes and KVM
  *		alike); faults refused with SIGBUS are not counted.
  * @punched:	out: pages given back by fallocate(PUNCH_HOLE).
@@ -77,7 +78,8 @@
  *		readahead included).
  * @compress_rejects: out: pages that compressed to more than half a page
  *		and were written to swap instead (cumulative).
- * @swap_errors: out: swap file reads and writes that failed (cumulative).
+ * @swap_errors: out: pages whose swap file write or read failed
+ *		(cumulative).
  * @swap_file_pages: out: pages reserved in the VM's swap file.
  */
 struct memvirt_stats {

@@ -365,6 +365,24 @@ void memvirt_p2m_lock_gfn(struct memvirt_p2m *p2m, u64 *ptep)
 MEMVIRT_EXPORT_FOR_KUNIT(memvirt_p2m_lock_gfn);
 
 /**
+ * memvirt_p2m_trylock_gfn - take a gfn lock if it is free.
+ * @p2m: the P2M.
+ * @ptep: the gfn's leaf entry.
+ *
+ * For a task that holds another gfn lock (swap-in readahead of the gfns
+ * after a faulting one): it never waits, so it cannot close a cycle.
+ *
+ * Return: true if the lock was taken.
+ */
+bool memvirt_p2m_trylock_gfn(struct memvirt_p2m *p2m, u64 *ptep)
+{
+	if (test_and_set_bit_lock(MEMVIRT_PTE_BUSY_BIT, p2m_lock_word(ptep)))
+		return false;
+	lock_acquire_exclusive(&p2m->gfn_dep_map, 0, 1, NULL, _RET_IP_);
+	return true;
+}
+
+/**
  * memvirt_p2m_unlock_gfn - release the gfn lock and wake a waiter.
  * @p2m: the P2M (for lockdep).
  * @ptep: the gfn's leaf entry, locked by the caller.
@@ -492,6 +510,7 @@ static const char * const p2m_state_names[] = {
 	[MEMVIRT_P2M_BALLOONED] = "ballooned",
 	[MEMVIRT_P2M_COMPRESSED] = "compressed",
 	[MEMVIRT_P2M_SWAPPED] = "swapped",
+	[MEMVIRT_P2M_ERROR] = "error",
 };
 
 /**
@@ -522,10 +541,11 @@ MEMVIRT_EXPORT_FOR_KUNIT(memvirt_p2m_state_name);
  */
 int memvirt_pte_snprint(char *buf, size_t size, u64 pte)
 {
-	return scnprintf(buf, size, "%s%s%s",
+	return scnprintf(buf, size, "%s%s%s%s",
 			 memvirt_p2m_state_name(memvirt_pte_state(pte)),
 			 memvirt_pte_is_accessed(pte) ? " A" : "",
-			 memvirt_pte_is_dirty(pte) ? " D" : "");
+			 memvirt_pte_is_dirty(pte) ? " D" : "",
+			 memvirt_pte_in_writeback(pte) ? " WB" : "");
 }
 
 MEMVIRT_EXPORT_FOR_KUNIT(memvirt_pte_snprint);

@@ -40,10 +40,10 @@
  * lives in bits the processor ignores (52-62), so a table could be handed to
  * hardware as is:
  *
- *  63 62   57 56  55  52 51                      12 11 10  9  8  7  6 5 3 2 1 0
- * +--+------+----+------+---------------------------+--+--+--+--+--+--+---+-+-+-+
- * |SV| res  |BUSY| state| PFN (or slot, later)      |ig|UX| D| A|ig|IP|MT |X|W|R|
- * +--+------+----+------+---------------------------+--+--+--+--+--+--+---+-+-+-+
+ *  63 62  58 57 56  55  52 51                      12 11 10  9  8  7  6 5 3 2 1 0
+ * +--+-----+--+----+------+---------------------------+--+--+--+--+--+--+---+-+-+-+
+ * |SV| res |WB|BUSY| state| PFN, slot or cache id     |ig|UX| D| A|ig|IP|MT |X|W|R|
+ * +--+-----+--+----+------+---------------------------+--+--+--+--+--+--+---+-+-+-+
  *
  *  R/W/X  read, write, execute permission: RWX on a private page; R and X
  *         on a shared frame (copy-on-write); R alone on a gfn that reads
@@ -53,6 +53,11 @@
  *  A/D    accessed (faulted in) and dirty (written through a mapping)
  *  state  enum memvirt_p2m_state; equal to the uapi MEMVIRT_GFN_* codes
  *  BUSY   the gfn lock
+ *  WB     PRIVATE only: the page is being written to the swap file (swap/);
+ *         any use of the page clears it, which cancels the swap-out
+ *  PFN    PRIVATE, SHARED, and a zero frame mapped read-only: the host page;
+ *         SWAPPED: the slot in the VM's swap file; COMPRESSED: the id of
+ *         the compression cache entry (swap/); no R/W/X, MT or IPAT bits
  *  SV     suppress #VE; always 0
  *
  * Non-leaf entries (levels 2-4) are R|W|X plus the PFN of the next table.
@@ -71,6 +76,7 @@
 #define MEMVIRT_PTE_STATE_MASK	GENMASK_ULL(55, 52)
 #define MEMVIRT_PTE_BUSY_BIT	56
 #define MEMVIRT_PTE_BUSY	BIT_ULL(MEMVIRT_PTE_BUSY_BIT)
+#define MEMVIRT_PTE_WB		BIT_ULL(57)
 #define MEMVIRT_PTE_SVE		BIT_ULL(63)
 
 #define MEMVIRT_P2M_LEVELS	4
@@ -88,6 +94,7 @@ enum memvirt_p2m_state {
 	MEMVIRT_P2M_BALLOONED = MEMVIRT_GFN_BALLOONED,
 	MEMVIRT_P2M_COMPRESSED = MEMVIRT_GFN_COMPRESSED,
 	MEMVIRT_P2M_SWAPPED = MEMVIRT_GFN_SWAPPED,
+	MEMVIRT_P2M_ERROR = MEMVIRT_GFN_ERROR,
 };
 
 /**
@@ -166,7 +173,30 @@ static inline u64 memvirt_pte_mk_shared(unsigned long pfn)
 	       FIELD_PREP(MEMVIRT_PTE_STATE_MASK, MEMVIRT_P2M_SHARED);
 }
 
-/* A leaf holding no page: @state is ABSENT, ZERO or BALLOONED. */
+/*
+ * A leaf whose data lives outside RAM: @state COMPRESSED with the cache
+ * entry's id, or SWAPPED with the swap file slot, in the PFN field. Not
+ * present for the processor (no R/W/X).
+ */
+static inline u64 memvirt_pte_mk_stored(enum memvirt_p2m_state state, u64 where)
+{
+	return FIELD_PREP(MEMVIRT_PTE_STATE_MASK, state) |
+	       FIELD_PREP(MEMVIRT_PTE_PFN_MASK, where);
+}
+
+/* The slot or cache id of a COMPRESSED or SWAPPED leaf. */
+static inline u64 memvirt_pte_where(u64 pte)
+{
+	return FIELD_GET(MEMVIRT_PTE_PFN_MASK, pte);
+}
+
+/* Is the PRIVATE leaf's page being written to the swap file? */
+static inline bool memvirt_pte_in_writeback(u64 pte)
+{
+	return pte & MEMVIRT_PTE_WB;
+}
+
+/* A leaf holding no page: @state is ABSENT, ZERO, BALLOONED or ERROR. */
 static inline u64 memvirt_pte_mk_nopage(enum memvirt_p2m_state state)
 {
 	return FIELD_PREP(MEMVIRT_PTE_STATE_MASK, state);
@@ -190,6 +220,7 @@ u64 *memvirt_p2m_find(struct memvirt_p2m *p2m, u64 gfn);
 u64 *memvirt_p2m_find_or_alloc(struct memvirt_p2m *p2m, u64 gfn, gfp_t gfp);
 
 void memvirt_p2m_lock_gfn(struct memvirt_p2m *p2m, u64 *ptep);
+bool memvirt_p2m_trylock_gfn(struct memvirt_p2m *p2m, u64 *ptep);
 void memvirt_p2m_unlock_gfn(struct memvirt_p2m *p2m, u64 *ptep);
 void memvirt_p2m_lock_run(struct memvirt_p2m *p2m, u64 *ptep, unsigned int nr);
 void memvirt_p2m_unlock_run(struct memvirt_p2m *p2m, u64 *ptep, unsigned int nr);

@@ -27,6 +27,7 @@
 #if LINUX_VERSION_CODE < KERNEL_VERSION(6, 3, 0)
 #define mnt_idmap		user_namespace
 #define nop_mnt_idmap		init_user_ns
+#define file_mnt_idmap		file_mnt_user_ns
 #endif
 
 /* 6.6: generic_fillattr() takes the request mask. */

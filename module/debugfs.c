@@ -84,6 +84,22 @@ static const struct seq_operations memvirt_p2m_sops = {
 };
 DEFINE_SEQ_ATTRIBUTE(memvirt_p2m);
 
+/* vms/<id>/swap_slots: the swap file, its size and the slots in use. */
+static int memvirt_swap_slots_show(struct seq_file *m, void *v)
+{
+	memvirt_swap_show_slots(m, m->private);
+	return 0;
+}
+DEFINE_SHOW_ATTRIBUTE(memvirt_swap_slots);
+
+/* swap: the compression cache's statistics. */
+static int memvirt_swap_debugfs_show(struct seq_file *m, void *v)
+{
+	memvirt_zcache_show(m);
+	return 0;
+}
+DEFINE_SHOW_ATTRIBUTE(memvirt_swap_debugfs);
+
 void memvirt_debugfs_add_vm(struct memvirt_vm *vm)
 {
 	char name[24];
@@ -91,6 +107,7 @@ void memvirt_debugfs_add_vm(struct memvirt_vm *vm)
 	snprintf(name, sizeof(name), "%llu", vm->id);
 	vm->debugfs = debugfs_create_dir(name, memvirt_debugfs_vms);
 	debugfs_create_file("p2m", 0400, vm->debugfs, vm, &memvirt_p2m_fops);
+	debugfs_create_file("swap_slots", 0400, vm->debugfs, vm, &memvirt_swap_slots_fops);
 }
 
 /* Waits for readers of the VM's files to finish. */
@@ -110,6 +127,7 @@ void memvirt_debugfs_init(void)
 {
 	memvirt_debugfs_root = debugfs_create_dir("memvirt", NULL);
 	debugfs_create_file("dedup", 0400, memvirt_debugfs_root, NULL, &memvirt_dedup_debugfs_fops);
+	debugfs_create_file("swap", 0400, memvirt_debugfs_root, NULL, &memvirt_swap_debugfs_fops);
 	memvirt_debugfs_vms = debugfs_create_dir("vms", memvirt_debugfs_root);
 }
 

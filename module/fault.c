@@ -97,6 +97,7 @@ int memvirt_vm_populate(struct memvirt_vm *vm, u64 start, u64 end)
 
 	lockdep_assert_held_read(&vm->mapping->invalidate_lock);
 	for (gfn = start; gfn < end; gfn++) {
+		memvirt_swap_enforce_limit(vm);
 		page = memvirt_store_get_page(vm, gfn, MEMVIRT_OP_POPULATE);
 		if (IS_ERR(page))
 			return PTR_ERR(page);
@@ -184,6 +185,8 @@ ssize_t memvirt_vm_copy(struct memvirt_vm *vm, struct kiocb *iocb,
 			n = -EFAULT;
 			break;
 		}
+		if (write)
+			memvirt_swap_enforce_limit(vm);
 		filemap_invalidate_lock_shared(mapping);
 		isize = i_size_read(mapping->host);
 		if (pos >= isize) {
@@ -239,6 +242,8 @@ static vm_fault_t memvirt_fault(struct vm_fault *vmf)
 	vm_fault_t ret;
 	u64 *ptep;
 
+	/* Before any lock: it may take the VM's cold pages away. */
+	memvirt_swap_enforce_limit(vm);
 	filemap_invalidate_lock_shared(mapping);
 	if (gfn >= memvirt_vm_pages(vm)) {
 		ret = VM_FAULT_SIGBUS;

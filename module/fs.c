@@ -10,7 +10,10 @@
  * guest-physical size, set with ftruncate() under admission control; its
  * pages live in the VM's P2M, never in the page cache.
  *
- * Mount options: uid=, gid= and mode= (octal) of the root directory.
+ * Mount options: uid=, gid= and mode= (octal) of the root directory;
+ * swapdir=, the directory of the VMs' swap files (swap/file.c): checked to
+ * be a directory at mount and remount, and held, so the filesystem it is on
+ * cannot be unmounted under the VMs.
  * The filesystem type holds a reference on the module while any instance is
  * mounted, so rmmod is refused while one is (a mapping keeps its file, and so
  * the superblock, alive even after a lazy umount).
@@ -23,6 +26,7 @@
 #include <linux/fs_parser.h>
 #include <linux/mm.h>
 #include <linux/module.h>
+#include <linux/namei.h>
 #include <linux/pagemap.h>
 #include <linux/seq_file.h>
 #include <linux/slab.h>
@@ -38,8 +42,41 @@ struct memvirt_fs_opts {
 	kuid_t uid;
 	kgid_t gid;
 	umode_t mode;
+	struct path swapdir;
+	char *swapdir_name;
 	unsigned int set;
 };
+
+/**
+ * struct memvirt_fs_info - one memvirtfs instance (sb->s_fs_info).
+ * @lock:	protects @swapdir and @swapdir_name (remount changes them).
+ * @swapdir:	where VMs' swap files are made; mnt NULL if nowhere.
+ * @swapdir_name: the path as given, for /proc/mounts.
+ */
+struct memvirt_fs_info {
+	spinlock_t lock;
+	struct path swapdir;
+	char *swapdir_name;
+};
+
+/**
+ * memvirt_fs_swapdir - the swap directory of a memvirtfs instance.
+ * @sb: the instance.
+ * @dir: out: the directory, with a reference (path_put() it).
+ *
+ * Return: false if the instance has none (mounted without swapdir=).
+ */
+bool memvirt_fs_swapdir(struct super_block *sb, struct path *dir)
+{
+	struct memvirt_fs_info *info = sb->s_fs_info;
+
+	spin_lock(&info->lock);
+	*dir = info->swapdir;
+	if (dir->mnt)
+		path_get(dir);
+	spin_unlock(&info->lock);
+	return dir->mnt;
+}
 
 static const struct inode_operations memvirt_dir_iops;
 static const struct inode_operations memvirt_file_iops;
@@ -147,6 +184,12 @@ static int memvirt_set_size(struct inode *inode, loff_t size)
 	if (err)
 		return err;
 	if (size > old) {
+		/* The swap file is reserved before the size is visible. */
+		err = memvirt_swap_vm_resize(vm);
+		if (err) {
+			memvirt_vm_resize(vm, old);	/* a shrink: cannot fail */
+			return err;
+		}
 		i_size_write(inode, size);
 		return 0;
 	}
@@ -164,6 +207,8 @@ static int memvirt_set_size(struct inode *inode, loff_t size)
 		}
 	}
 	filemap_invalidate_unlock(mapping);
+	/* The tail's slots are free now: the file shrinks (it cannot fail). */
+	memvirt_swap_vm_resize(vm);
 	return 0;
 }
 
@@ -334,6 +379,7 @@ static void memvirt_evict_inode(struct inode *inode)
 
 static int memvirt_show_options(struct seq_file *m, struct dentry *root)
 {
+	struct memvirt_fs_info *info = root->d_sb->s_fs_info;
 	struct inode *inode = d_inode(root);
 
 	/* In the reader's user namespace, as stat() would show them. */
@@ -343,6 +389,10 @@ static int memvirt_show_options(struct seq_file *m, struct dentry *root)
 		seq_printf(m, ",gid=%u", from_kgid_munged(seq_user_ns(m), inode->i_gid));
 	if ((inode->i_mode & S_IALLUGO) != MEMVIRT_ROOT_MODE_DEFAULT)
 		seq_printf(m, ",mode=%o", inode->i_mode & S_IALLUGO);
+	spin_lock(&info->lock);
+	if (info->swapdir_name)
+		seq_show_option(m, "swapdir", info->swapdir_name);
+	spin_unlock(&info->lock);
 	return 0;
 }
 
@@ -353,14 +403,42 @@ static const struct super_operations memvirt_sops = {
 	.show_options	= memvirt_show_options,
 };
 
-enum { OPT_UID, OPT_GID, OPT_MODE };
+enum { OPT_UID, OPT_GID, OPT_MODE, OPT_SWAPDIR };
 
 static const struct fs_parameter_spec memvirt_fs_params[] = {
 	fsparam_u32("uid", OPT_UID),
 	fsparam_u32("gid", OPT_GID),
 	fsparam_u32oct("mode", OPT_MODE),
+	fsparam_string("swapdir", OPT_SWAPDIR),
 	{}
 };
+
+/* swapdir=: an absolute path to an existing directory. */
+static int memvirt_parse_swapdir(struct fs_context *fc, struct memvirt_fs_opts *opts,
+				 const char *name)
+{
+	struct path path;
+	int err;
+
+	if (name[0] != '/')
+		return invalfc(fc, "swapdir %s: not an absolute path", name);
+	err = kern_path(name, LOOKUP_FOLLOW | LOOKUP_DIRECTORY, &path);
+	if (err) {
+		errorfc(fc, "swapdir %s: %s (%d)", name,
+			err == -ENOTDIR ? "not a directory" : "cannot look it up", err);
+		return err;
+	}
+	path_put(&opts->swapdir);
+	kfree(opts->swapdir_name);
+	opts->swapdir_name = kstrdup(name, GFP_KERNEL);
+	if (!opts->swapdir_name) {
+		path_put(&path);
+		opts->swapdir = (struct path){};
+		return -ENOMEM;
+	}
+	opts->swapdir = path;
+	return 0;
+}
 
 static int memvirt_parse_param(struct fs_context *fc, struct fs_parameter *param)
 {
@@ -387,14 +465,40 @@ static int memvirt_parse_param(struct fs_context *fc, struct fs_parameter *param
 			return invalfc(fc, "invalid mode %o", result.uint_32);
 		opts->mode = result.uint_32;
 		break;
+	case OPT_SWAPDIR: {
+		int err = memvirt_parse_swapdir(fc, opts, param->string);
+
+		if (err)
+			return err;
+		break;
+	}
 	}
 	opts->set |= BIT(opt);
 	return 0;
 }
 
-/* Applies the options given to the root directory (mount and remount). */
-static void memvirt_apply_opts(struct inode *root, const struct memvirt_fs_opts *opts)
+/*
+ * Applies the options given (mount and remount): the root directory's
+ * owner and mode, the swap directory (taken from @opts).
+ */
+static void memvirt_apply_opts(struct inode *root, struct memvirt_fs_opts *opts)
 {
+	struct memvirt_fs_info *info = root->i_sb->s_fs_info;
+	struct path old_dir = {};
+	char *old_name = NULL;
+
+	if (opts->set & BIT(OPT_SWAPDIR)) {
+		spin_lock(&info->lock);
+		old_dir = info->swapdir;
+		old_name = info->swapdir_name;
+		info->swapdir = opts->swapdir;
+		info->swapdir_name = opts->swapdir_name;
+		spin_unlock(&info->lock);
+		opts->swapdir = (struct path){};
+		opts->swapdir_name = NULL;
+		path_put(&old_dir);
+		kfree(old_name);
+	}
 	if (opts->set & BIT(OPT_UID))
 		root->i_uid = opts->uid;
 	if (opts->set & BIT(OPT_GID))
@@ -406,8 +510,14 @@ static void memvirt_apply_opts(struct inode *root, const struct memvirt_fs_opts 
 static int memvirt_fill_super(struct super_block *sb, struct fs_context *fc)
 {
 	struct memvirt_fs_opts *opts = fc->fs_private;
+	struct memvirt_fs_info *info;
 	struct inode *root;
 
+	info = kzalloc(sizeof(*info), GFP_KERNEL);
+	if (!info)
+		return -ENOMEM;
+	spin_lock_init(&info->lock);
+	sb->s_fs_info = info;
 	sb->s_blocksize = PAGE_SIZE;
 	sb->s_blocksize_bits = PAGE_SHIFT;
 	sb->s_magic = MEMVIRT_FS_MAGIC;
@@ -441,7 +551,25 @@ static int memvirt_reconfigure(struct fs_context *fc)
 
 static void memvirt_free_fc(struct fs_context *fc)
 {
-	kfree(fc->fs_private);
+	struct memvirt_fs_opts *opts = fc->fs_private;
+
+	if (!opts)
+		return;
+	path_put(&opts->swapdir);
+	kfree(opts->swapdir_name);
+	kfree(opts);
+}
+
+static void memvirt_kill_sb(struct super_block *sb)
+{
+	struct memvirt_fs_info *info = sb->s_fs_info;
+
+	kill_litter_super(sb);
+	if (info) {
+		path_put(&info->swapdir);
+		kfree(info->swapdir_name);
+		kfree(info);
+	}
 }
 
 static const struct fs_context_operations memvirt_context_ops = {
@@ -467,7 +595,7 @@ static struct file_system_type memvirt_fs_type = {
 	.name			= "memvirtfs",
 	.init_fs_context	= memvirt_init_fs_context,
 	.parameters		= memvirt_fs_params,
-	.kill_sb		= kill_litter_super,
+	.kill_sb		= memvirt_kill_sb,
 };
 
 int memvirt_fs_register(void)

@@ -109,6 +109,14 @@ static long memvirt_ioctl_get_stats(struct memvirt_vm *vm, union memvirt_ioctl_a
 	st->false_matches = atomic_long_read(&vm->stats.false_matches);
 	st->zero_merged = atomic_long_read(&vm->stats.zero_merged);
 	st->sharing_domain = READ_ONCE(vm->sharing_domain);
+	st->compressed = atomic_long_read(&vm->stats.compressed);
+	st->compressed_bytes = atomic_long_read(&vm->stats.compressed_bytes);
+	st->swapped = atomic_long_read(&vm->stats.swapped);
+	st->swap_outs = atomic_long_read(&vm->stats.swap_outs);
+	st->swap_ins = atomic_long_read(&vm->stats.swap_ins);
+	st->compress_rejects = atomic_long_read(&vm->stats.compress_rejects);
+	st->swap_errors = atomic_long_read(&vm->stats.swap_errors);
+	st->swap_file_pages = memvirt_swap_file_pages(vm);
 	return 0;
 }
 
@@ -235,6 +243,8 @@ static long memvirt_ioctl_reclaim(struct memvirt_vm *vm, union memvirt_ioctl_arg
 	r->pinned_skips = res.pinned;
 	r->merged = res.merged;
 	r->zeroed = res.zeroed;
+	r->compressed = res.compressed;
+	r->swapped = res.swapped;
 	return err;
 }
 

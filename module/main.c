@@ -5,8 +5,8 @@
  * DOC: module wiring
  *
  * module/ owns no algorithm: it registers memvirtfs, the sysfs and debugfs
- * trees and the ioctls, and connects them to the components (ept/, dedup/, and later
- * balloon/, swap/). Init sets up in dependency order and unwinds in
+ * trees and the ioctls, and connects them to the components (ept/, dedup/, swap/,
+ * and later balloon/). Init sets up in dependency order and unwinds in
  * reverse; the filesystem goes last because registering it lets users in.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
@@ -17,6 +17,7 @@
 
 #include "dedup/dedup.h"
 #include "module/memvirt.h"
+#include "swap/swap.h"
 
 static int __init memvirt_init(void)
 {
@@ -33,9 +34,12 @@ static int __init memvirt_init(void)
 	err = memvirt_dedup_init();
 	if (err)
 		goto out_destroy_workqueue;
-	err = memvirt_sysfs_init();
+	err = memvirt_swap_init();
 	if (err)
 		goto out_stop_dedup;
+	err = memvirt_sysfs_init();
+	if (err)
+		goto out_stop_swap;
 	memvirt_debugfs_init();
 	err = memvirt_fs_register();
 	if (err)
@@ -48,6 +52,8 @@ static int __init memvirt_init(void)
 out_remove_controls:
 	memvirt_debugfs_exit();
 	memvirt_sysfs_exit();
+out_stop_swap:
+	memvirt_swap_exit();
 out_stop_dedup:
 	memvirt_dedup_exit();
 out_destroy_workqueue:
@@ -62,9 +68,10 @@ static void __exit memvirt_exit(void)
 	memvirt_fs_unregister();
 	/* Background work may hold the last reference of an unmounted VM. */
 	memvirt_vm_exit();
-	memvirt_dedup_exit();
 	memvirt_debugfs_exit();
 	memvirt_sysfs_exit();
+	memvirt_swap_exit();
+	memvirt_dedup_exit();
 	memvirt_zero_frames_exit();
 }
 

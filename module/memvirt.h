@@ -45,6 +45,7 @@
 
 #include "ept/ept.h"
 #include "module/store.h"
+#include "swap/swap.h"
 
 #define MEMVIRT_FS_MAGIC	0x6d656d76	/* "memv" */
 
@@ -65,6 +66,13 @@
  * @hint_hits:	of those, hashes that matched a hint frame.
  * @false_matches: hash matches whose full compare differed.
  * @zero_merged: all-zero pages a sharing pass freed (gfn left ZERO).
+ * @compressed:	gfns COMPRESSED.
+ * @compressed_bytes: their compressed bytes.
+ * @swapped:	gfns SWAPPED.
+ * @swap_outs:	pages written to the swap file.
+ * @swap_ins:	pages read back from it.
+ * @compress_rejects: pages that compressed to more than half a page.
+ * @swap_errors: failed swap file reads and writes.
  */
 struct memvirt_vm_stats {
 	atomic_long_t resident;
@@ -80,6 +88,13 @@ struct memvirt_vm_stats {
 	atomic_long_t hint_hits;
 	atomic_long_t false_matches;
 	atomic_long_t zero_merged;
+	atomic_long_t compressed;
+	atomic_long_t compressed_bytes;
+	atomic_long_t swapped;
+	atomic_long_t swap_outs;
+	atomic_long_t swap_ins;
+	atomic_long_t compress_rejects;
+	atomic_long_t swap_errors;
 };
 
 /**
@@ -98,6 +113,7 @@ struct memvirt_vm_stats {
  * @sharing_domain: pages may be shared with VMs of this domain; 0: within
  *		the VM only. Written under memvirt_dedup_pass_lock.
  * @stats:	counters.
+ * @swap:	swap file, slots and compression cache entries (swap/).
  * @store_ops:	how the page store allocates and unmaps (tests fake it).
  * @lifetime:	held shared by a background user between
  *		memvirt_vm_begin_work() and memvirt_vm_end_work(); teardown
@@ -124,6 +140,7 @@ struct memvirt_vm {
 	u64 limit_pages;
 	u64 sharing_domain;
 	struct memvirt_vm_stats stats;
+	struct memvirt_vm_swap swap;
 	const struct memvirt_store_ops *store_ops;
 	struct rw_semaphore lifetime;
 	bool dying;
@@ -229,6 +246,7 @@ ssize_t memvirt_vm_copy(struct memvirt_vm *vm, struct kiocb *iocb,
 int memvirt_fs_register(void);
 void memvirt_fs_unregister(void);
 struct memvirt_vm *memvirt_file_vm(struct file *file);
+bool memvirt_fs_swapdir(struct super_block *sb, struct path *dir);
 
 /* ioctl.c */
 long memvirt_ioctl(struct file *file, unsigned int cmd, unsigned long arg);

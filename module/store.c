@@ -5,16 +5,16 @@
  *
  * DOC: one place decides, per (state, operation)
  *
- * A gfn is ABSENT, ZERO, PRIVATE, SHARED, BALLOONED, COMPRESSED or SWAPPED.
- * Every path that touches a gfn (the two faults, ->page_mkwrite, read,
- * write, populate, punch, truncate, teardown, reclaim, the range query and
- * the debugfs dump) asks memvirt_store_action() what to do with the gfn's
- * state, and carries out that action; no path asks "does it have a page?".
- * A state whose mechanism is not built yet (COMPRESSED and SWAPPED until
- * swap lands) is refused: the operation fails
- * with -EIO (SIGBUS for a fault) and a log line naming the VM, gfn, state
- * and operation. It is never answered with a fresh zero page over data
- * that lives elsewhere.
+ * A gfn is ABSENT, ZERO, PRIVATE, SHARED, BALLOONED, COMPRESSED, SWAPPED or
+ * ERROR. Every path that touches a gfn (the two faults, ->page_mkwrite,
+ * read, write, populate, punch, truncate, teardown, reclaim, the range
+ * query and the debugfs dump) asks memvirt_store_action() what to do with
+ * the gfn's state, and carries out that action; no path asks "does it have
+ * a page?". An access to a COMPRESSED or SWAPPED gfn brings its page back
+ * (swap/). An ERROR gfn, whose swap-in failed, is refused: the operation
+ * fails with -EIO (SIGBUS for a fault) and a log line naming the VM, gfn,
+ * state and operation. It is never answered with a fresh zero page over
+ * data that was lost; punching the gfn makes it ZERO again.
  *
  * DOC: zero frames
  *
@@ -84,6 +84,7 @@
 #include "module/memvirt.h"
 #include "module/store.h"
 #include "module/trace.h"
+#include "swap/swap.h"
 
 static_assert(MEMVIRT_STORE_BATCH <= MEMVIRT_P2M_ENTRIES);
 
@@ -101,6 +102,7 @@ static_assert(MEMVIRT_STORE_BATCH <= MEMVIRT_P2M_ENTRIES);
 #define MK	MEMVIRT_ACT_MARK
 #define K	MEMVIRT_ACT_KEEP
 #define T	MEMVIRT_ACT_TAKE
+#define LD	MEMVIRT_ACT_LOAD
 #define RP	MEMVIRT_ACT_REPORT
 #define RF	MEMVIRT_ACT_REFUSE
 
@@ -108,20 +110,24 @@ static_assert(MEMVIRT_STORE_BATCH <= MEMVIRT_P2M_ENTRIES);
  * The table. Rows: states; columns: operations, in enum memvirt_op order:
  *
  *   fault-read fault-write mkwrite read write populate
- *   punch truncate teardown reclaim-zero share query dump
+ *   punch truncate teardown reclaim-zero share compress swap query dump
  *
  * PUNCH leaves ZERO, TRUNCATE and TEARDOWN leave ABSENT. MKWRITE on a
  * state that reads as zero finds a zero frame mapped (COPY breaks it); on
- * SHARED it finds the shared frame, and so does every write (COPY).
+ * SHARED it finds the shared frame, and so does every write (COPY); on
+ * COMPRESSED or SWAPPED it finds the page taken since the pte was made, and
+ * LOAD retries the fault, which brings it back. SWAP takes COMPRESSED gfns
+ * too: their entries move from the cache to the swap file.
  */
 static const u8 memvirt_store_table[][MEMVIRT_NR_OPS] = {
-	[MEMVIRT_P2M_ABSENT]	 = { ZF, AL, CP, Z,  AL, AL, MK, K,  K,  K,  K,  RP, RP },
-	[MEMVIRT_P2M_ZERO]	 = { ZF, AL, CP, Z,  AL, AL, K,  MK, MK, K,  K,  RP, RP },
-	[MEMVIRT_P2M_PRIVATE]	 = { U,  U,  U,  U,  U,  U,  DR, DR, DR, T,  T,  RP, RP },
-	[MEMVIRT_P2M_SHARED]	 = { U,  CP, CP, U,  CP, U,  DR, DR, DR, K,  K,  RP, RP },
-	[MEMVIRT_P2M_BALLOONED]	 = { ZF, DF, DF, Z,  DF, DF, K,  MK, MK, K,  K,  RP, RP },
-	[MEMVIRT_P2M_COMPRESSED] = { RF, RF, RF, RF, RF, RF, RF, RF, RF, K,  K,  RP, RP },
-	[MEMVIRT_P2M_SWAPPED]	 = { RF, RF, RF, RF, RF, RF, RF, RF, RF, K,  K,  RP, RP },
+	[MEMVIRT_P2M_ABSENT]	 = { ZF, AL, CP, Z,  AL, AL, MK, K,  K,  K,  K,  K,  K,  RP, RP },
+	[MEMVIRT_P2M_ZERO]	 = { ZF, AL, CP, Z,  AL, AL, K,  MK, MK, K,  K,  K,  K,  RP, RP },
+	[MEMVIRT_P2M_PRIVATE]	 = { U,  U,  U,  U,  U,  U,  DR, DR, DR, T,  T,  T,  T,  RP, RP },
+	[MEMVIRT_P2M_SHARED]	 = { U,  CP, CP, U,  CP, U,  DR, DR, DR, K,  K,  K,  K,  RP, RP },
+	[MEMVIRT_P2M_BALLOONED]	 = { ZF, DF, DF, Z,  DF, DF, K,  MK, MK, K,  K,  K,  K,  RP, RP },
+	[MEMVIRT_P2M_COMPRESSED] = { LD, LD, LD, LD, LD, LD, DR, DR, DR, K,  K,  K,  T,  RP, RP },
+	[MEMVIRT_P2M_SWAPPED]	 = { LD, LD, LD, LD, LD, LD, DR, DR, DR, K,  K,  K,  K,  RP, RP },
+	[MEMVIRT_P2M_ERROR]	 = { RF, RF, RF, RF, RF, RF, MK, MK, MK, K,  K,  K,  K,  RP, RP },
 };
 
 #undef U
@@ -134,10 +140,11 @@ static const u8 memvirt_store_table[][MEMVIRT_NR_OPS] = {
 #undef MK
 #undef K
 #undef T
+#undef LD
 #undef RP
 #undef RF
 
-static_assert(ARRAY_SIZE(memvirt_store_table) == MEMVIRT_P2M_SWAPPED + 1);
+static_assert(ARRAY_SIZE(memvirt_store_table) == MEMVIRT_P2M_ERROR + 1);
 static_assert(MEMVIRT_NR_ACTS <= U8_MAX);
 
 /**
@@ -168,6 +175,8 @@ static const char * const memvirt_store_op_names[] = {
 	[MEMVIRT_OP_TEARDOWN] = "teardown",
 	[MEMVIRT_OP_RECLAIM_ZERO] = "reclaim-zero",
 	[MEMVIRT_OP_SHARE] = "share",
+	[MEMVIRT_OP_COMPRESS] = "compress",
+	[MEMVIRT_OP_SWAP] = "swap",
 	[MEMVIRT_OP_QUERY] = "query",
 	[MEMVIRT_OP_DUMP] = "dump",
 };
@@ -193,6 +202,7 @@ static const char * const memvirt_store_act_names[] = {
 	[MEMVIRT_ACT_MARK] = "mark",
 	[MEMVIRT_ACT_KEEP] = "keep",
 	[MEMVIRT_ACT_TAKE] = "take",
+	[MEMVIRT_ACT_LOAD] = "load",
 	[MEMVIRT_ACT_REPORT] = "report",
 	[MEMVIRT_ACT_REFUSE] = "refuse",
 };
@@ -214,9 +224,9 @@ static enum memvirt_p2m_state memvirt_store_op_target(enum memvirt_op op)
 }
 
 /*
- * A state whose mechanism is missing: the operation fails, loudly. An
- * action the operation has no use for (@act other than REFUSE: a cell left
- * out of the table, or a wrong one) is a bug besides: warn once.
+ * A gfn whose data is lost (ERROR): the operation fails, loudly. An action
+ * the operation has no use for (@act other than REFUSE: a cell left out of
+ * the table, or a wrong one) is a bug besides: warn once.
  */
 static int memvirt_store_refuse(struct memvirt_vm *vm, u64 gfn, u64 pte, enum memvirt_op op,
 				enum memvirt_act act)
@@ -224,7 +234,7 @@ static int memvirt_store_refuse(struct memvirt_vm *vm, u64 gfn, u64 pte, enum me
 	WARN_ONCE(act != MEMVIRT_ACT_REFUSE, "memvirt: no %s action %s for %s\n",
 		  memvirt_store_op_name(op), memvirt_store_act_name(act),
 		  memvirt_p2m_state_name(memvirt_pte_state(pte)));
-	pr_err_ratelimited("vm %llu (%s): gfn 0x%llx is %s, which this version cannot %s: -EIO\n",
+	pr_err_ratelimited("vm %llu (%s): gfn 0x%llx is %s (its data was lost), so %s fails: -EIO (punch it to reuse it)\n",
 			   vm->id, vm->name, gfn,
 			   memvirt_p2m_state_name(memvirt_pte_state(pte)),
 			   memvirt_store_op_name(op));
@@ -413,6 +423,18 @@ static void __memvirt_store_drop_shared(struct memvirt_vm *vm, u64 gfn, u64 *pte
 	memvirt_account_shared(vm, -1);
 }
 
+/*
+ * The page of a locked PRIVATE gfn is used while it is being written to
+ * the swap file: the swap-out is off, the write will be discarded.
+ */
+static void memvirt_store_cancel_writeback(u64 *ptep, u64 pte)
+{
+	if (!memvirt_pte_in_writeback(pte))
+		return;
+	memvirt_p2m_set(ptep, pte & ~MEMVIRT_PTE_WB);
+	atomic_long_inc(&memvirt_swap_stats.writeback_cancelled);
+}
+
 /**
  * __memvirt_store_get - carry out a fault, read, write or populate on a
  * locked gfn.
@@ -440,7 +462,10 @@ struct page *__memvirt_store_get(struct memvirt_vm *vm, u64 gfn, u64 *ptep,
 	memvirt_p2m_assert_locked(&vm->p2m, ptep);
 	switch (act) {
 	case MEMVIRT_ACT_USE:
+		memvirt_store_cancel_writeback(ptep, pte);
 		return pfn_to_page(memvirt_pte_pfn(pte));
+	case MEMVIRT_ACT_LOAD:
+		return __memvirt_swap_load(vm, gfn, ptep, vmf);
 	case MEMVIRT_ACT_ZERO_FRAME:
 		page = memvirt_zero_frame_for(gfn);
 		if (!page)	/* too many mappings: serve the read from a page */
@@ -493,8 +518,12 @@ int __memvirt_store_mkwrite(struct memvirt_vm *vm, u64 gfn, u64 *ptep, struct pa
 		/* Punched or reclaimed and refaulted since the pte was made. */
 		if (memvirt_pte_pfn(pte) != page_to_pfn(page))
 			return -EAGAIN;
-		memvirt_p2m_set(ptep, pte | MEMVIRT_PTE_D);
+		memvirt_store_cancel_writeback(ptep, pte);
+		memvirt_p2m_set(ptep, memvirt_p2m_read(ptep) | MEMVIRT_PTE_D);
 		return 0;
+	case MEMVIRT_ACT_LOAD:
+		/* Swapped out since the pte was made: the retry brings it back. */
+		return -EAGAIN;
 	case MEMVIRT_ACT_COPY:
 		if (memvirt_pte_state(pte) == MEMVIRT_P2M_SHARED) {
 			if (memvirt_pte_pfn(pte) != page_to_pfn(page))
@@ -622,6 +651,14 @@ static int memvirt_store_run_pick(struct memvirt_vm *vm, struct memvirt_store_ru
 				__set_bit(i, run->shared);
 				break;
 			}
+			if (memvirt_pte_state(pte) != MEMVIRT_P2M_PRIVATE) {
+				/* COMPRESSED or SWAPPED: nothing is mapped. */
+				if (WARN_ON_ONCE(run->act[i] != MEMVIRT_ACT_DROP))
+					break;
+				__memvirt_swap_drop(vm, run->ptep + i);
+				memvirt_p2m_set(run->ptep + i, memvirt_pte_mk_nopage(target));
+				break;
+			}
 			page = pfn_to_page(memvirt_pte_pfn(pte));
 			res->scanned++;
 			/* Cheap pre-check; repeated once nothing can write it. */
@@ -659,7 +696,7 @@ static int memvirt_store_run_pick(struct memvirt_vm *vm, struct memvirt_store_ru
  * Step 4's test: after the unmap, does only the P2M hold @page? If not, a
  * GUP pin, vhost, VFIO or a pipe does: the skip is counted.
  */
-static bool memvirt_page_is_exclusive(struct memvirt_vm *vm, struct page *page)
+bool memvirt_page_is_exclusive(struct memvirt_vm *vm, struct page *page)
 {
 	if (page_count(page) == 1 && !page_mapped(page))
 		return true;
@@ -705,14 +742,45 @@ static bool memvirt_store_may_take(struct memvirt_vm *vm, struct memvirt_store_r
 void __memvirt_store_free_isolated(struct memvirt_vm *vm, u64 *ptep, struct page *page,
 				   enum memvirt_p2m_state state)
 {
+	__memvirt_store_release_isolated(vm, ptep, page, memvirt_pte_mk_nopage(state));
+}
+
+MEMVIRT_EXPORT_FOR_KUNIT(__memvirt_store_free_isolated);
+
+/**
+ * __memvirt_store_release_isolated - step 5 for one isolated page whose
+ * data now lives elsewhere (or nowhere): the locked gfn gets leaf @pte, and
+ * the page is freed.
+ * @vm: the VM.
+ * @ptep: the entry, whose gfn lock the caller holds.
+ * @page: the gfn's page, locked, mapped nowhere; the P2M's reference is
+ *	  dropped (a swap write may hold one more, which it drops itself).
+ * @pte: the new leaf: ZERO, ABSENT, COMPRESSED or SWAPPED.
+ */
+void __memvirt_store_release_isolated(struct memvirt_vm *vm, u64 *ptep, struct page *page,
+				      u64 pte)
+{
 	memvirt_p2m_assert_locked(&vm->p2m, ptep);
-	memvirt_p2m_set(ptep, memvirt_pte_mk_nopage(state));
+	memvirt_p2m_set(ptep, pte);
 	unlock_page(page);
 	put_page(page);		/* the P2M's reference */
 	memvirt_account_resident(vm, -1);
 }
 
-MEMVIRT_EXPORT_FOR_KUNIT(__memvirt_store_free_isolated);
+/**
+ * __memvirt_store_install - a locked gfn gets @page, filled with its data
+ * (a swap-in), as its private page: the page's reference becomes the P2M's.
+ * @vm: the VM.
+ * @ptep: the entry, whose gfn lock the caller holds; it names no page.
+ * @page: the page.
+ */
+void __memvirt_store_install(struct memvirt_vm *vm, u64 *ptep, struct page *page)
+{
+	memvirt_p2m_assert_locked(&vm->p2m, ptep);
+	SetPageUptodate(page);
+	memvirt_p2m_set(ptep, memvirt_pte_mk_private(page_to_pfn(page)));
+	memvirt_account_resident(vm, 1);
+}
 
 /* Step 5: new states, unlock, free. */
 static void memvirt_store_run_finish(struct memvirt_vm *vm, struct memvirt_store_run *run,

@@ -48,6 +48,8 @@ enum memvirt_op {
 	MEMVIRT_OP_TEARDOWN,	/* the VM's last reference is gone */
 	MEMVIRT_OP_RECLAIM_ZERO, /* reclaim protocol: zero-filled pages -> ZERO */
 	MEMVIRT_OP_SHARE,	/* sharing pass: merge equal pages into one frame */
+	MEMVIRT_OP_COMPRESS,	/* swap-out into the compression cache (or swap file) */
+	MEMVIRT_OP_SWAP,	/* swap-out into the swap file */
 	MEMVIRT_OP_QUERY,	/* MEMVIRT_IOC_QUERY_RANGE */
 	MEMVIRT_OP_DUMP,	/* debugfs P2M dump */
 	MEMVIRT_NR_OPS
@@ -66,8 +68,9 @@ enum memvirt_act {
 	MEMVIRT_ACT_MARK,	/* nothing backs the gfn: just record the op's state */
 	MEMVIRT_ACT_KEEP,	/* nothing to do */
 	MEMVIRT_ACT_TAKE,	/* a reclaim candidate: the reclaim protocol decides */
+	MEMVIRT_ACT_LOAD,	/* bring the page back from the cache or swap file */
 	MEMVIRT_ACT_REPORT,	/* show the entry as it is */
-	MEMVIRT_ACT_REFUSE,	/* the state's mechanism is not built: -EIO, SIGBUS */
+	MEMVIRT_ACT_REFUSE,	/* the gfn's data is lost (ERROR): -EIO, SIGBUS */
 	MEMVIRT_NR_ACTS
 };
 
@@ -110,6 +113,10 @@ unsigned int __memvirt_store_isolate_run(struct memvirt_vm *vm, u64 gfn, u64 *pt
 void __memvirt_store_make_shared(struct memvirt_vm *vm, u64 *ptep, struct page *frame);
 void __memvirt_store_free_isolated(struct memvirt_vm *vm, u64 *ptep, struct page *page,
 				   enum memvirt_p2m_state state);
+void __memvirt_store_release_isolated(struct memvirt_vm *vm, u64 *ptep, struct page *page,
+				      u64 pte);
+void __memvirt_store_install(struct memvirt_vm *vm, u64 *ptep, struct page *page);
+bool memvirt_page_is_exclusive(struct memvirt_vm *vm, struct page *page);
 
 /**
  * struct memvirt_range_result - what a range operation did.
@@ -118,6 +125,8 @@ void __memvirt_store_free_isolated(struct memvirt_vm *vm, u64 *ptep, struct page
  * @pinned:	candidates skipped: a reference besides memvirt's held them.
  * @merged:	of @done, pages freed because they now share a frame.
  * @zeroed:	of @done, all-zero pages freed (gfn left ZERO).
+ * @compressed:	of @done, pages now in the compression cache.
+ * @swapped:	of @done, pages now in the swap file.
  */
 struct memvirt_range_result {
 	u64 scanned;
@@ -125,6 +134,8 @@ struct memvirt_range_result {
 	u64 pinned;
 	u64 merged;
 	u64 zeroed;
+	u64 compressed;
+	u64 swapped;
 };
 
 int memvirt_store_range(struct memvirt_vm *vm, u64 start, u64 end, enum memvirt_op op,

@@ -19,6 +19,7 @@
 
 #include "dedup/dedup.h"
 #include "module/memvirt.h"
+#include "swap/swap.h"
 
 #define MB_SHIFT	(20 - PAGE_SHIFT)	/* MiB <-> pages */
 
@@ -321,6 +322,126 @@ static const struct attribute_group memvirt_dedup_group = {
 };
 
 /*
+ * /sys/kernel/memvirt/swap/: the compression cache's and swap's knobs and
+ * host-wide counters.
+ */
+struct memvirt_swap_knob {
+	struct kobj_attribute attr;
+	size_t offset;	/* of an unsigned int in struct memvirt_swap_knobs */
+	unsigned int max;
+};
+
+static ssize_t memvirt_swap_knob_show(struct kobject *kobj, struct kobj_attribute *attr,
+				      char *buf)
+{
+	const struct memvirt_swap_knob *k = container_of(attr, struct memvirt_swap_knob, attr);
+
+	return sysfs_emit(buf, "%u\n",
+			  READ_ONCE(*(unsigned int *)((void *)&memvirt_swap_knobs + k->offset)));
+}
+
+static ssize_t memvirt_swap_knob_store(struct kobject *kobj, struct kobj_attribute *attr,
+				       const char *buf, size_t count)
+{
+	const struct memvirt_swap_knob *k = container_of(attr, struct memvirt_swap_knob, attr);
+	u64 val;
+	int err;
+
+	if (!capable(CAP_SYS_ADMIN))
+		return -EPERM;
+	err = memvirt_parse_u64(buf, &val);
+	if (err)
+		return err;
+	if (val > k->max)
+		return -EINVAL;
+	WRITE_ONCE(*(unsigned int *)((void *)&memvirt_swap_knobs + k->offset), val);
+	/* A smaller cache evicts at once. */
+	memvirt_zcache_kick();
+	return count;
+}
+
+#define MEMVIRT_SWAP_KNOB(_name, _max)						\
+	static struct memvirt_swap_knob memvirt_swap_knob_##_name = {		\
+		.attr = { .attr = { .name = __stringify(_name), .mode = 0644 },	\
+			  .show = memvirt_swap_knob_show,			\
+			  .store = memvirt_swap_knob_store },			\
+		.offset = offsetof(struct memvirt_swap_knobs, _name),		\
+		.max = (_max),							\
+	}
+MEMVIRT_SWAP_KNOB(cache_percent, 100);
+MEMVIRT_SWAP_KNOB(swapin_readahead, MEMVIRT_READAHEAD_MAX);
+
+struct memvirt_swap_counter {
+	struct kobj_attribute attr;
+	size_t offset;	/* of an atomic_long_t in struct memvirt_swap_stats */
+};
+
+static ssize_t memvirt_swap_counter_show(struct kobject *kobj, struct kobj_attribute *attr,
+					 char *buf)
+{
+	const struct memvirt_swap_counter *c = container_of(attr, struct memvirt_swap_counter,
+							    attr);
+
+	return sysfs_emit(buf, "%ld\n",
+			  atomic_long_read((void *)&memvirt_swap_stats + c->offset));
+}
+
+#define MEMVIRT_SWAP_COUNTER(_name)						\
+	static struct memvirt_swap_counter memvirt_swap_counter_##_name = {	\
+		.attr = { .attr = { .name = __stringify(_name), .mode = 0444 },	\
+			  .show = memvirt_swap_counter_show },			\
+		.offset = offsetof(struct memvirt_swap_stats, _name),		\
+	}
+MEMVIRT_SWAP_COUNTER(compressed);
+MEMVIRT_SWAP_COUNTER(compressed_bytes);
+MEMVIRT_SWAP_COUNTER(swapped);
+MEMVIRT_SWAP_COUNTER(swap_outs);
+MEMVIRT_SWAP_COUNTER(swap_ins);
+MEMVIRT_SWAP_COUNTER(compress_rejects);
+MEMVIRT_SWAP_COUNTER(swap_errors);
+MEMVIRT_SWAP_COUNTER(evictions);
+MEMVIRT_SWAP_COUNTER(writeback_cancelled);
+MEMVIRT_SWAP_COUNTER(writeback_inflight);
+
+static ssize_t pool_bytes_show(struct kobject *kobj, struct kobj_attribute *attr, char *buf)
+{
+	return sysfs_emit(buf, "%llu\n", memvirt_zcache_pool_bytes());
+}
+
+static struct kobj_attribute memvirt_swap_attr_pool_bytes = __ATTR_RO(pool_bytes);
+
+static ssize_t cache_limit_bytes_show(struct kobject *kobj, struct kobj_attribute *attr,
+				      char *buf)
+{
+	return sysfs_emit(buf, "%llu\n", memvirt_zcache_limit_bytes());
+}
+
+static struct kobj_attribute memvirt_swap_attr_cache_limit_bytes = __ATTR_RO(cache_limit_bytes);
+
+static struct attribute *memvirt_swap_attrs[] = {
+	&memvirt_swap_knob_cache_percent.attr.attr,
+	&memvirt_swap_knob_swapin_readahead.attr.attr,
+	&memvirt_swap_counter_compressed.attr.attr,
+	&memvirt_swap_counter_compressed_bytes.attr.attr,
+	&memvirt_swap_attr_pool_bytes.attr,
+	&memvirt_swap_attr_cache_limit_bytes.attr,
+	&memvirt_swap_counter_swapped.attr.attr,
+	&memvirt_swap_counter_swap_outs.attr.attr,
+	&memvirt_swap_counter_swap_ins.attr.attr,
+	&memvirt_swap_counter_compress_rejects.attr.attr,
+	&memvirt_swap_counter_swap_errors.attr.attr,
+	&memvirt_swap_counter_evictions.attr.attr,
+	&memvirt_swap_counter_writeback_cancelled.attr.attr,
+	&memvirt_swap_counter_writeback_inflight.attr.attr,
+	NULL
+};
+
+static const struct attribute_group memvirt_swap_group = {
+	.name = "swap",
+	.attrs = memvirt_swap_attrs,
+};
+
+/*
  * Per-VM attributes. Counters are table-driven (@counter: the offset of an
  * atomic_long_t in struct memvirt_vm_stats); so are the policy knobs
  * (@policy: the MEMVIRT_POLICY_* field a store changes).
@@ -388,6 +509,13 @@ MEMVIRT_VM_COUNTER(pages_scanned);
 MEMVIRT_VM_COUNTER(hint_hits);
 MEMVIRT_VM_COUNTER(false_matches);
 MEMVIRT_VM_COUNTER(zero_merged);
+MEMVIRT_VM_COUNTER(compressed);
+MEMVIRT_VM_COUNTER(compressed_bytes);
+MEMVIRT_VM_COUNTER(swapped);
+MEMVIRT_VM_COUNTER(swap_outs);
+MEMVIRT_VM_COUNTER(swap_ins);
+MEMVIRT_VM_COUNTER(compress_rejects);
+MEMVIRT_VM_COUNTER(swap_errors);
 
 #define MEMVIRT_VM_ATTR_RO(_name)					\
 	static struct memvirt_vm_attribute memvirt_vm_attr_##_name = {	\
@@ -422,6 +550,26 @@ static ssize_t vm_p2m_bytes_show(struct memvirt_vm *vm, const struct memvirt_vm_
 	return sysfs_emit(buf, "%lu\n", memvirt_p2m_overhead_bytes(&vm->p2m));
 }
 MEMVIRT_VM_ATTR_RO(p2m_bytes);
+
+/* The swap file's path, or an empty line; and its reserved size. */
+static ssize_t vm_swap_file_show(struct memvirt_vm *vm, const struct memvirt_vm_attribute *a,
+				 char *buf)
+{
+	ssize_t n;
+
+	mutex_lock(&vm->swap.resize_lock);
+	n = sysfs_emit(buf, "%s\n", vm->swap.path ?: "");
+	mutex_unlock(&vm->swap.resize_lock);
+	return n;
+}
+MEMVIRT_VM_ATTR_RO(swap_file);
+
+static ssize_t vm_swap_file_mb_show(struct memvirt_vm *vm, const struct memvirt_vm_attribute *a,
+				    char *buf)
+{
+	return memvirt_show_mb(buf, memvirt_swap_file_pages(vm));
+}
+MEMVIRT_VM_ATTR_RO(swap_file_mb);
 
 /* Shares are a plain number; reservation and limit are MiB ("max": none). */
 static ssize_t vm_policy_show(struct memvirt_vm *vm, const struct memvirt_vm_attribute *a,
@@ -505,6 +653,15 @@ static struct attribute *memvirt_vm_attrs[] = {
 	&memvirt_vm_attr_hint_hits.attr,
 	&memvirt_vm_attr_false_matches.attr,
 	&memvirt_vm_attr_zero_merged.attr,
+	&memvirt_vm_attr_compressed.attr,
+	&memvirt_vm_attr_compressed_bytes.attr,
+	&memvirt_vm_attr_swapped.attr,
+	&memvirt_vm_attr_swap_outs.attr,
+	&memvirt_vm_attr_swap_ins.attr,
+	&memvirt_vm_attr_compress_rejects.attr,
+	&memvirt_vm_attr_swap_errors.attr,
+	&memvirt_vm_attr_swap_file.attr,
+	&memvirt_vm_attr_swap_file_mb.attr,
 	&memvirt_vm_attr_p2m_bytes.attr,
 	&memvirt_vm_attr_shares.attr,
 	&memvirt_vm_attr_reservation_mb.attr,
@@ -553,13 +710,18 @@ int memvirt_sysfs_init(void)
 	err = sysfs_create_group(memvirt_kobj, &memvirt_dedup_group);
 	if (err)
 		goto out_remove_group;
+	err = sysfs_create_group(memvirt_kobj, &memvirt_swap_group);
+	if (err)
+		goto out_remove_dedup;
 	memvirt_vms_kobj = kobject_create_and_add("vms", memvirt_kobj);
 	if (!memvirt_vms_kobj) {
 		err = -ENOMEM;
-		goto out_remove_dedup;
+		goto out_remove_swap;
 	}
 	return 0;
 
+out_remove_swap:
+	sysfs_remove_group(memvirt_kobj, &memvirt_swap_group);
 out_remove_dedup:
 	sysfs_remove_group(memvirt_kobj, &memvirt_dedup_group);
 out_remove_group:
@@ -572,6 +734,7 @@ out_put_memvirt:
 void memvirt_sysfs_exit(void)
 {
 	kobject_put(memvirt_vms_kobj);
+	sysfs_remove_group(memvirt_kobj, &memvirt_swap_group);
 	sysfs_remove_group(memvirt_kobj, &memvirt_dedup_group);
 	sysfs_remove_group(memvirt_kobj, &memvirt_attr_group);
 	kobject_put(memvirt_kobj);

@@ -3,7 +3,8 @@
  * Tracepoints memvirt:*, usable from perf (`perf list 'memvirt:*'`) and
  * tracefs (events/memvirt/). Events are named for what happened
  * (memvirt:fault, memvirt:discard, memvirt:share, memvirt:zero,
- * memvirt:cow_break, memvirt:reclaim), so
+ * memvirt:cow_break, memvirt:reclaim, memvirt:compress, memvirt:swap_out,
+ * memvirt:swap_in), so
  * their C names are trace_fault(), trace_discard() and so on.
  */
 #undef TRACE_SYSTEM
@@ -152,6 +153,74 @@ TRACE_EVENT(reclaim,
 	TP_printk("vm=%llu mode=%llu gfn=0x%llx nr=%llu scanned=%llu reclaimed=%llu pinned=%llu",
 		  __entry->vm_id, __entry->mode, __entry->start_gfn, __entry->nr_gfns,
 		  __entry->scanned, __entry->reclaimed, __entry->pinned)
+);
+
+/* A page went into the compression cache: @len compressed bytes. */
+TRACE_EVENT(compress,
+
+	TP_PROTO(u64 vm_id, u64 gfn, unsigned int len),
+	TP_ARGS(vm_id, gfn, len),
+	TP_STRUCT__entry(
+		__field(u64, vm_id)
+		__field(u64, gfn)
+		__field(unsigned int, len)
+	),
+	TP_fast_assign(
+		__entry->vm_id = vm_id;
+		__entry->gfn = gfn;
+		__entry->len = len;
+	),
+	TP_printk("vm=%llu gfn=0x%llx len=%u", __entry->vm_id, __entry->gfn, __entry->len)
+);
+
+/*
+ * A write of a page to swap slot @slot finished: @err is 0 or the write's
+ * error. A page used during the write stays resident (see the counters).
+ */
+TRACE_EVENT(swap_out,
+
+	TP_PROTO(u64 vm_id, u64 gfn, u64 slot, int err),
+	TP_ARGS(vm_id, gfn, slot, err),
+	TP_STRUCT__entry(
+		__field(u64, vm_id)
+		__field(u64, gfn)
+		__field(u64, slot)
+		__field(int, err)
+	),
+	TP_fast_assign(
+		__entry->vm_id = vm_id;
+		__entry->gfn = gfn;
+		__entry->slot = slot;
+		__entry->err = err;
+	),
+	TP_printk("vm=%llu gfn=0x%llx slot=%llu err=%d", __entry->vm_id, __entry->gfn,
+		  __entry->slot, __entry->err)
+);
+
+/*
+ * A swap-in read of @nr slots from @slot (the gfn's and its readahead
+ * neighbours') finished, synchronously: @err is 0 or its error.
+ */
+TRACE_EVENT(swap_in,
+
+	TP_PROTO(u64 vm_id, u64 gfn, u64 slot, unsigned int nr, int err),
+	TP_ARGS(vm_id, gfn, slot, nr, err),
+	TP_STRUCT__entry(
+		__field(u64, vm_id)
+		__field(u64, gfn)
+		__field(u64, slot)
+		__field(unsigned int, nr)
+		__field(int, err)
+	),
+	TP_fast_assign(
+		__entry->vm_id = vm_id;
+		__entry->gfn = gfn;
+		__entry->slot = slot;
+		__entry->nr = nr;
+		__entry->err = err;
+	),
+	TP_printk("vm=%llu gfn=0x%llx slot=%llu nr=%u err=%d", __entry->vm_id, __entry->gfn,
+		  __entry->slot, __entry->nr, __entry->err)
 );
 
 #endif /* MEMVIRT_TRACE_H */

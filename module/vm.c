@@ -64,7 +64,8 @@ static u64 memvirt_vm_commit_limit(void)
 u64 memvirt_vm_zero_pages(struct memvirt_vm *vm)
 {
 	u64 pages = memvirt_vm_pages(vm);
-	u64 held = atomic_long_read(&vm->stats.resident) + atomic_long_read(&vm->stats.shared);
+	u64 held = atomic_long_read(&vm->stats.resident) + atomic_long_read(&vm->stats.shared) +
+		   atomic_long_read(&vm->stats.compressed) + atomic_long_read(&vm->stats.swapped);
 
 	return pages > held ? pages - held : 0;
 }
@@ -149,6 +150,7 @@ struct memvirt_vm *memvirt_vm_create(const char *name, struct address_space *map
 	vm->store_ops = &memvirt_store_default_ops;
 	init_rwsem(&vm->lifetime);
 	INIT_LIST_HEAD(&vm->node);
+	memvirt_swap_vm_init(vm);
 	err = memvirt_p2m_init(&vm->p2m);
 	if (err)
 		goto out_free_vm;
@@ -177,6 +179,7 @@ out_free_name:
 void memvirt_vm_free(struct memvirt_vm *vm)
 {
 	memvirt_p2m_destroy(&vm->p2m);
+	memvirt_swap_vm_free(vm);
 	kfree(vm->name);
 	kfree(vm);
 }
@@ -212,6 +215,8 @@ void memvirt_vm_destroy(struct memvirt_vm *vm)
 	filemap_invalidate_lock(vm->mapping);
 	memvirt_vm_discard(vm, 0, memvirt_vm_pages(vm), MEMVIRT_OP_TEARDOWN, &freed);
 	filemap_invalidate_unlock(vm->mapping);
+	/* After its writes in flight: the swap file goes. */
+	memvirt_swap_vm_teardown(vm);
 
 	mutex_lock(&memvirt_commit_lock);
 	memvirt.committed -= vm->size;
@@ -306,7 +311,27 @@ struct memvirt_vm *memvirt_vm_next_get(u64 id)
 /* Modes MEMVIRT_IOC_RECLAIM knows; later mechanisms add theirs here. */
 static bool memvirt_vm_reclaim_mode_is_valid(u64 mode)
 {
-	return mode == MEMVIRT_RECLAIM_ZERO || mode == MEMVIRT_RECLAIM_SHARE;
+	return mode == MEMVIRT_RECLAIM_ZERO || mode == MEMVIRT_RECLAIM_SHARE ||
+	       mode == MEMVIRT_RECLAIM_COMPRESS || mode == MEMVIRT_RECLAIM_SWAP;
+}
+
+/* MEMVIRT_RECLAIM_COMPRESS and _SWAP: a swap-out pass, its writes waited for. */
+static int memvirt_vm_reclaim_swap(struct memvirt_vm *vm, u64 start, u64 end, u64 mode,
+				   struct memvirt_range_result *res)
+{
+	struct memvirt_swap_result sres = {};
+	int err;
+
+	err = memvirt_swap_out(vm, start, end, mode == MEMVIRT_RECLAIM_SWAP ?
+			       MEMVIRT_SWAP_FILE : MEMVIRT_SWAP_COMPRESS, &sres);
+	res->scanned = sres.scanned;
+	res->pinned = sres.pinned;
+	res->zeroed = sres.zeroed;
+	res->compressed = sres.compressed;
+	res->swapped = sres.swapped;
+	res->done = sres.zeroed + sres.compressed + sres.swapped;
+	atomic_long_add(res->done, &vm->stats.reclaimed);
+	return err;
 }
 
 /**
@@ -318,7 +343,8 @@ static bool memvirt_vm_reclaim_mode_is_valid(u64 mode)
  * @mode:	MEMVIRT_RECLAIM_*.
  * @res:	what was done, added to (a caller may sum several calls).
  *
- * Return: 0, -EINVAL for an unknown mode, -EINTR on a fatal signal.
+ * Return: 0, -EINVAL for an unknown mode, -EINTR on a fatal signal,
+ * -EOPNOTSUPP for MEMVIRT_RECLAIM_SWAP on a VM without a swap file.
  */
 int memvirt_vm_reclaim(struct memvirt_vm *vm, u64 start, u64 end, u64 mode,
 		       struct memvirt_range_result *res)
@@ -333,6 +359,8 @@ int memvirt_vm_reclaim(struct memvirt_vm *vm, u64 start, u64 end, u64 mode,
 		err = memvirt_dedup_pass(vm, start, end, &this.merged, &this.zeroed,
 					 &this.scanned, &this.pinned);
 		this.done = this.merged + this.zeroed;
+	} else if (mode == MEMVIRT_RECLAIM_COMPRESS || mode == MEMVIRT_RECLAIM_SWAP) {
+		err = memvirt_vm_reclaim_swap(vm, start, end, mode, &this);
 	} else {
 		err = memvirt_store_range(vm, start, end, MEMVIRT_OP_RECLAIM_ZERO, &this);
 		atomic_long_add(this.done, &vm->stats.reclaimed);
@@ -344,6 +372,8 @@ int memvirt_vm_reclaim(struct memvirt_vm *vm, u64 start, u64 end, u64 mode,
 	res->pinned += this.pinned;
 	res->merged += this.merged;
 	res->zeroed += this.zeroed;
+	res->compressed += this.compressed;
+	res->swapped += this.swapped;
 	return err;
 }
 
@@ -469,13 +499,16 @@ int memvirt_vm_resize(struct memvirt_vm *vm, u64 new_size)
  *			the budget.
  * @limit_pages:	at least the reservation, or U64_MAX for none; not 0.
  *
+ * A lower reservation grows the VM's swap file (its size less the
+ * reservation); if that cannot be reserved, nothing changes.
+ *
  * Returns 0, -EINVAL for a value out of range, -ENOSPC if the reservations
- * would exceed the budget.
+ * would exceed the budget or the swap file cannot grow.
  */
 int memvirt_vm_set_policy(struct memvirt_vm *vm, u32 which, u64 shares,
 			  u64 reservation_pages, u64 limit_pages)
 {
-	u64 res, limit, reserved;
+	u64 res, limit, reserved, old_res, old_limit, old_shares;
 	int err = 0;
 
 	if ((which & MEMVIRT_POLICY_SHARES) &&
@@ -491,6 +524,9 @@ int memvirt_vm_set_policy(struct memvirt_vm *vm, u32 which, u64 shares,
 		err = -EINVAL;
 	else if (reserved > memvirt.budget_pages)
 		err = -ENOSPC;
+	old_res = vm->reservation_pages;
+	old_limit = vm->limit_pages;
+	old_shares = vm->shares;
 	if (!err) {
 		if (which & MEMVIRT_POLICY_SHARES)
 			vm->shares = shares;
@@ -499,6 +535,17 @@ int memvirt_vm_set_policy(struct memvirt_vm *vm, u32 which, u64 shares,
 		memvirt.reserved_pages = reserved;
 	}
 	mutex_unlock(&memvirt_commit_lock);
+	if (err || res >= old_res)
+		return err;
+	err = memvirt_swap_vm_resize(vm);
+	if (err) {
+		mutex_lock(&memvirt_commit_lock);
+		memvirt.reserved_pages += old_res - vm->reservation_pages;
+		vm->reservation_pages = old_res;
+		vm->limit_pages = old_limit;
+		vm->shares = old_shares;
+		mutex_unlock(&memvirt_commit_lock);
+	}
 	return err;
 }
 

@@ -11,9 +11,9 @@ set -eu -o pipefail
 
 # Kernel headers are not among them: kernels.sh extracts each distro
 # kernel's header packages into the cache (installing 6.12's would put its
-# image into /boot).
+# image into /boot). e2fsprogs: mkfs.ext4 of the VMs' swap disk (vm.sh).
 PACKAGES="qemu-system-x86 busybox-static kmod cpio sparse flex bison bc
-libelf-dev libssl-dev xz-utils rsync gcc make dwarves dkms"
+libelf-dev libssl-dev xz-utils rsync gcc make dwarves dkms e2fsprogs"
 for s in $SERIES_ALL; do
 	PACKAGES="$PACKAGES linux-source-$s"
 done

@@ -383,6 +383,11 @@ demo|bench)
 	rc=0
 	"$VMTEST_DIR/vm.sh" "$k" "$dir/plan.sh" "$dir" 1800 || rc=$?
 	sed -n '/^@@TEST-BEGIN/,/^@@TEST-END/{/^@@/d;p}' "$dir/results.log"
+	# Reported only when the guest could not mount its swap disk.
+	if grep -qa '^@@TEST-BEGIN harness:swap-disk' "$dir/results.log"; then
+		log "the $k VM had no swap disk on /mnt/swap (see above)"
+		rc=1
+	fi
 	if grep -qE "$SPLAT_RE" "$dir/console.log"; then
 		grep -nE -A20 "$SPLAT_RE" "$dir/console.log" | head -n 60
 		die "kernel splat during the $mode run"

@@ -102,6 +102,45 @@ announce modules 120
 for _m in $(cat /modules.list); do
 	insmod "$_m" || say "@@NOTE insmod $_m failed"
 done
+
+# The swap disk (vm.sh): /dev/vda, ext4, mounted at /mnt/swap before the
+# plan runs; tests and benchmarks find it there (mount memvirtfs with
+# swapdir=/mnt/swap; swap files of this kernel for the baselines). A VM
+# without it would let the swap tests skip, so a failure is loud: a
+# "harness:swap-disk" FAIL with what the guest saw (reported only on
+# failure; a harness id, never in the manifest), a line in the kernel log,
+# and check.sh fails make run and make bench; the plan still runs, for the
+# other tests' sake.
+swap_disk_failed() {
+	say "@@TEST-BEGIN harness:swap-disk timeout=30"
+	say "SWAP DISK MISSING: $1; tests needing /mnt/swap cannot run"
+	{
+		echo "--- /dev/vd*:"; ls -l /dev/vd*
+		echo "--- /proc/partitions:"; cat /proc/partitions
+		echo "--- ext4 in /proc/filesystems:"; grep ext4 /proc/filesystems
+		echo "--- /proc/mounts:"; cat /proc/mounts
+		echo "--- kernel log (virtio, vda, EXT4):"
+		dmesg | grep -iE 'virtio|vda|ext4|jbd2' | tail -n 20
+	} >"$R" 2>&1
+	say "@@TEST-END harness:swap-disk rc=1 seconds=0"
+	echo "vmtest: swap disk missing: $1" >/dev/kmsg
+}
+announce swap-disk 30
+mkdir -p /mnt/swap
+# virtio_blk has probed by the time insmod returns; a built-in one before
+# /init. Wait a little anyway rather than fail on a slow probe.
+_i=0
+while [ ! -b /dev/vda ] && [ $_i -lt 50 ]; do
+	usleep 100000
+	_i=$((_i + 1))
+done
+if [ ! -b /dev/vda ]; then
+	swap_disk_failed "no block device /dev/vda"
+elif ! _err=$(mount -t ext4 /dev/vda /mnt/swap 2>&1); then
+	swap_disk_failed "cannot mount /dev/vda (ext4) at /mnt/swap: $_err"
+elif ! { : >/mnt/swap/.vmtest-probe && rm /mnt/swap/.vmtest-probe; } 2>/dev/null; then
+	swap_disk_failed "/mnt/swap is not writable"
+fi
 [ -x /plan.sh ] && . /plan.sh
 # kmemleak scans are slow under KASAN and TCG.
 announce finish 240
@@ -113,7 +152,7 @@ fi
 say "@@VMTEST END"
 sync
 if grep -q 'shell=1' /proc/cmdline; then
-	echo "memvirt test VM: memvirt loaded, tests in /tests; 'exit' powers off"
+	echo "memvirt test VM: memvirt loaded, tests in /tests, swap disk (/dev/vda, ext4) on /mnt/swap; 'exit' powers off"
 	setsid cttyhack sh -l
 fi
 reboot -f

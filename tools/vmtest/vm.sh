@@ -5,6 +5,7 @@
 # KERNEL is one of lib.sh's KERNELS_ALL; PLAN a shell fragment sourced by
 # guest-init.sh.
 # OUTDIR receives console.log (kernel log, ttyS0) and results.log (ttyS1).
+# Every VM also gets a fresh swap disk, OUTDIR/swap.img: see make_swap_disk.
 # Exit status: 0 if the guest reached the end of its plan, 1 otherwise.
 set -eu -o pipefail
 . "$(dirname "$0")/lib.sh"
@@ -33,7 +34,9 @@ distro)
 	# KVM and what memvirt may need, loaded in dependency order by /plan;
 	# 6.12's modules are xz-compressed, which busybox insmod cannot read.
 	: >"$root/modules.list"
-	for m in kvm-amd zsmalloc lz4_compress lz4_decompress; do
+	# virtio_pci, virtio_blk and ext4 (jbd2, mbcache, crc16, crc32c) for the
+	# swap disk; 6.12 has virtio_pci built in ("builtin", not listed).
+	for m in kvm-amd zsmalloc lz4_compress lz4_decompress virtio_pci virtio_blk ext4; do
 		modprobe -d "$d" -S "$abi-amd64" --show-depends "$m" 2>/dev/null |
 			awk '$1 == "insmod" { print $2 }' | while read -r ko; do
 			name=$(basename "$ko" .xz)
@@ -46,6 +49,9 @@ distro)
 		done
 	done
 	grep -q kvm-amd "$root/modules.list" || die "no kvm-amd module in $d"
+	for m in virtio_blk ext4; do
+		grep -q "/$m\.ko\$" "$root/modules.list" || die "no $m module in $d (the swap disk needs it)"
+	done
 	;;
 debug)
 	image=$(debug_kernel_dir "$series")/arch/x86/boot/bzImage
@@ -56,6 +62,39 @@ debug)
 esac
 [ -f "$image" ] || die "no kernel image $image"
 (cd "$root" && find . | cpio -o -H newc --quiet | gzip -1) >"$out/initramfs.gz"
+
+# The swap disk: a real block device with a filesystem that supports
+# O_DIRECT and fallocate, for memvirt's swapdir= (and for swap files of the
+# test VM's own kernel, the baseline the swap benchmark compares with). The
+# guest (guest-init.sh) mounts it at /mnt/swap, where tests find it, before
+# the plan runs, and fails the run if it cannot.
+#
+# A fresh, empty, sparse 8 GiB image per VM (so no run sees another's files,
+# and parallel VMs never share one), formatted on the host and removed when
+# the VM ends (VMTEST_KEEP_DISK=1 keeps it, to inspect). mke2fs "discards"
+# the image first, which on a regular file punches holes that read back as
+# zeroes, so it marks every inode table zeroed without writing it (the
+# guest's ext4lazyinit thread then has nothing to do in the background
+# during the tests), and lazy_journal_init skips zeroing the 64 MiB journal,
+# which reads as zeroes anyway. About 40 ms and 4 MiB of real blocks.
+# Fixed UUID and directory hash seed: every run formats the same bytes;
+# -m 0: no blocks reserved for root, so free space is what statfs says
+# is available.
+swap_disk=$out/swap.img
+SWAP_DISK_SIZE=8G
+make_swap_disk() {
+	rm -f "$swap_disk"
+	truncate -s "$SWAP_DISK_SIZE" "$swap_disk" || die "cannot create $swap_disk"
+	mkfs.ext4 -q -F -L memvirt-swap -m 0 \
+		-U 6d656d76-6972-4073-b761-700000000001 \
+		-E discard,lazy_itable_init=1,lazy_journal_init=1,hash_seed=6d656d76-6972-4073-b761-700000000002 \
+		"$swap_disk" >&2 || die "mkfs.ext4 of the swap disk $swap_disk failed"
+}
+cleanup_swap_disk() {
+	[ "${VMTEST_KEEP_DISK:-0}" = 1 ] || rm -f "$swap_disk"
+}
+trap cleanup_swap_disk EXIT
+make_swap_disk
 
 append="console=ttyS0 panic=-1 loglevel=7"
 append="$append printk.devkmsg=on kmemleak=on nokaslr"
@@ -75,10 +114,29 @@ append="$append numa=fake=2"
 qemu=(qemu-system-x86_64 -accel "${QEMU_ACCEL:-tcg,thread=single}" -cpu max -smp 2
       -m 3072 -nodefaults
       -no-reboot -display none -kernel "$image" -initrd "$out/initramfs.gz"
-      -device isa-debug-exit)
+      -device isa-debug-exit
+      # virtio-blk: /dev/vda in the guest, the only disk (-nodefaults).
+      # cache=unsafe: the host's page cache, and the guest's flushes are
+      # ignored. The image is scratch, removed when the VM ends, so host-crash
+      # durability (all that unsafe gives up) is worthless here; what the guest
+      # sees is the same as with the default writeback (a volatile write cache
+      # it flushes, reads return what it wrote). With writeback or none, every
+      # flush (each ext4 journal commit, which O_DIRECT writes into
+      # fallocated blocks cause) would become an fdatasync on the host's disk,
+      # whose speed depends on what else the host runs (kernel builds, other
+      # VMs): slow tests and noisy benchmarks. The swap benchmark compares
+      # memvirt's swap file with the kernel's own swap to a swap file on this
+      # same disk, so both sides see one device with one cache mode; its
+      # figures are guest-side I/O costs (requests, bytes, CPU under TCG), not
+      # the latency of a real disk, where flushes would cost more.
+      -drive "if=none,id=swapdisk,file=$swap_disk,format=raw,cache=unsafe"
+      -device "virtio-blk-pci,drive=swapdisk,serial=memvirt-swap")
 if [ "$mode" = shell ]; then
-	exec "${qemu[@]}" -serial mon:stdio -serial "file:$out/results.log" \
-		-append "$append shell=1"
+	# Not exec: the swap disk is removed when QEMU ends (the EXIT trap).
+	rc=0
+	"${qemu[@]}" -serial mon:stdio -serial "file:$out/results.log" \
+		-append "$append shell=1" || rc=$?
+	exit $rc
 fi
 # The watcher: QEMU runs in the background while this loop follows
 # console.log and results.log as they grow. It kills QEMU at once (after 3 s

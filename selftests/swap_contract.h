@@ -5,9 +5,8 @@
  * swap/ counters, read and compared as deltas; the swap/ knobs, saved and
  * restored around a test; a private memvirtfs mounted with swapdir= on a
  * fresh directory of the swap disk; the per-VM swap file and slot map; the
- * kernel log lines naming a gfn; and fail_make_request, aimed at the swap
- * disk and filtered to one task. Include after kselftest_harness.h and
- * contract.h.
+ * kernel log lines naming a gfn; and fail_make_request on the swap disk.
+ * Include after kselftest_harness.h and contract.h.
  *
  * The test VM has a virtio-blk ext4 disk mounted at SW_DISK. Each test
  * mounts its own memvirtfs (SW_MNT_TMPL) with swapdir= on its own
@@ -233,13 +232,20 @@ static inline int sw_mount_open(struct sw_mount *m, bool swapdir, char *why,
 	return 0;
 }
 
-/* umount (if still mounted) and remove both directories. */
+/*
+ * umount (if still mounted) and remove both directories. A mount still in
+ * use (a test failed with a file open) is detached all the same, so that
+ * it goes when the test process exits: a memvirtfs left mounted would keep
+ * memvirt from unloading. 0, or -errno of the umount.
+ */
 static inline int sw_mount_close(struct sw_mount *m)
 {
 	int ret = 0;
 
-	if (m->mounted && umount(m->mnt))
+	if (m->mounted && umount(m->mnt)) {
 		ret = -errno;
+		umount2(m->mnt, MNT_DETACH);
+	}
 	m->mounted = false;
 	if (m->mnt[0])
 		rmdir(m->mnt);
@@ -292,7 +298,7 @@ struct sw_slots {
 
 static inline int sw_slots_read(u64 id, struct sw_slots *s)
 {
-	char path[PATH_MAX], buf[1024], *nl;
+	char path[PATH_MAX], buf[1024], *nl, *line;
 	int ret;
 
 	memset(s, 0, sizeof(*s));
@@ -301,9 +307,15 @@ static inline int sw_slots_read(u64 id, struct sw_slots *s)
 	ret = mv_read_str(path, buf, sizeof(buf));
 	if (ret)
 		return ret;
-	if (sscanf(buf, "slots: %llu used: %llu", &s->slots, &s->used) != 2)
+	/* "slots:" starts the file or a line (a "file:" line may come first) */
+	line = !strncmp(buf, "slots: ", 7) ? buf : strstr(buf, "\nslots: ");
+	if (!line)
 		return -EINVAL;
-	nl = strchr(buf, '\n');
+	if (line != buf)
+		line++;
+	if (sscanf(line, "slots: %llu used: %llu", &s->slots, &s->used) != 2)
+		return -EINVAL;
+	nl = strchr(line, '\n');
 	if (nl)
 		snprintf(s->ranges, sizeof(s->ranges), "%s", nl + 1);
 	s->ranges[strcspn(s->ranges, "\n")] = 0;
@@ -365,8 +377,18 @@ static inline int sw_kmsg_count_gfn(int fd, u64 id, u64 gfn)
 }
 
 /* ------------------------------------------------------------------ */
-/* fail_make_request on the swap disk, for one task */
+/* fail_make_request on the swap disk */
 
+/*
+ * The spec aims the injection at the test's own I/O with task-filter=Y and
+ * the task's make-it-fail. memvirt issues every read and write of a swap
+ * file from its memvirt_swap_io workqueue instead (swap/swap.h: the task
+ * that needs the I/O may hold mmap_lock), so no test task ever submits
+ * them and a task filter would fail nothing. Instead every request to the
+ * swap disk fails, for as long as the test's operation takes and no
+ * longer, after a syncfs() of the disk has left no journal commit pending:
+ * only that operation's own I/O falls into the window.
+ */
 static const char *const sw_fmr_knobs[] = {
 	"probability", "interval", "times", "space", "verbose", "task-filter",
 };
@@ -434,17 +456,31 @@ static inline int sw_fmr_write(const char *name, const char *val)
 	return mv_write_str(path, val);
 }
 
+/* syncfs() of the swap disk: nothing of the filesystem's own is pending. */
+static inline int sw_disk_sync(void)
+{
+	int ret = 0, fd = open(SW_DISK, O_RDONLY | O_DIRECTORY);
+
+	if (fd < 0)
+		return -errno;
+	if (syncfs(fd))
+		ret = -errno;
+	close(fd);
+	return ret;
+}
+
 /*
- * Save the knobs and the disk's make-it-fail, then arm: the next @times
- * requests to the swap disk of a task with make-it-fail set fail (-1: all
- * of them). verbose 0: no stack dump in the log. 0 or -errno (@why).
+ * Save the knobs and the disk's make-it-fail (the first time), sync the
+ * disk, then arm: the next @times requests to the swap disk fail (-1: all
+ * of them, until sw_fmr_disarm()). verbose 0: no stack dump in the log.
+ * 0 or -errno (@why).
  */
 static inline int sw_fmr_arm(struct sw_fmr *f, long times, char *why,
 			     size_t len)
 {
 	char path[PATH_MAX], val[32];
 	const char *vals[SW_FMR_NR] = {
-		"0", "1", val, "0", "0", "Y",
+		"0", "1", val, "0", "0", "N",
 	};
 	unsigned int i;
 	int ret;
@@ -483,11 +519,26 @@ static inline int sw_fmr_arm(struct sw_fmr *f, long times, char *why,
 		}
 	}
 	ret = mv_write_str(f->dev, "1");
-	if (!ret)
-		ret = sw_fmr_write("probability", "100");
+	if (ret) {
+		snprintf(why, len, "%s = 1: %s", f->dev, strerror(-ret));
+		return ret;
+	}
+	ret = sw_disk_sync();
+	if (ret) {
+		snprintf(why, len, "syncfs %s: %s", SW_DISK, strerror(-ret));
+		return ret;
+	}
+	ret = sw_fmr_write("probability", "100");
 	if (ret)
-		snprintf(why, len, "arming %s: %s", f->dev, strerror(-ret));
+		snprintf(why, len, "%s/probability = 100: %s", SW_FMR,
+			 strerror(-ret));
 	return ret;
+}
+
+/* Nothing fails any more. */
+static inline int sw_fmr_disarm(void)
+{
+	return sw_fmr_write("probability", "0");
 }
 
 /* Injection off (probability first), then everything as it was. */
@@ -498,7 +549,7 @@ static inline int sw_fmr_restore(struct sw_fmr *f)
 
 	if (!f->saved)
 		return 0;
-	ret |= sw_fmr_write("probability", "0");
+	ret |= sw_fmr_disarm();
 	ret |= mv_write_str(f->dev, f->dev_old);
 	for (i = 0; i < SW_FMR_NR; i++)
 		ret |= sw_fmr_write(sw_fmr_knobs[i], f->old[i]);
@@ -506,10 +557,26 @@ static inline int sw_fmr_restore(struct sw_fmr *f)
 	return ret;
 }
 
-/* This thread's requests may fail (@on) or not. */
-static inline int sw_fmr_task(bool on)
+/*
+ * After an injection: the swap disk's filesystem took no damage (a failed
+ * request of its own would have logged an ext4 error or aborted the
+ * journal): a new file there can be written and synced. 0 or -errno.
+ */
+static inline int sw_disk_healthy(const char *dir)
 {
-	return mv_write_str("/proc/thread-self/make-it-fail", on ? "1" : "0");
+	char path[PATH_MAX], buf[512];
+	int fd, ret = 0;
+
+	snprintf(path, sizeof(path), "%s/healthy", dir);
+	memset(buf, 0x11, sizeof(buf));
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	if (fd < 0)
+		return -errno;
+	if (write(fd, buf, sizeof(buf)) != (ssize_t)sizeof(buf) || fsync(fd))
+		ret = errno ? -errno : -EIO;
+	close(fd);
+	unlink(path);
+	return ret;
 }
 
 #endif /* MEMVIRT_SWAP_CONTRACT_H */

@@ -767,6 +767,43 @@ TEST_F(sw, shrink_keeps_highest_used_slot)
 	sw_expect_drained(_metadata, &self->g0);
 }
 
+/*
+ * Slots are allocated lowest-first (the spec's shrink rule relies on it):
+ * slots freed by a swap-in are the next ones used, and a later swap-out
+ * fills the lowest hole.
+ */
+TEST_F(sw, slots_allocated_lowest_first)
+{
+	struct memvirt_reclaim r;
+	u64 g;
+
+	for (g = 0; g < 12; g++)
+		put(_metadata, &self->v, g, K_RANDOM, 5, false);
+	reclaim(_metadata, &self->v, MEMVIRT_RECLAIM_SWAP, 0, 4, &r);
+	EXPECT_PASS(r, 4, 0, 4, 0, 0);
+	sw_expect_slots(_metadata, self->v.id, 4, "0-3");
+	for (g = 0; g < 4; g++)
+		EXPECT_HOLDS(&self->v, g, K_RANDOM, 5, false);
+	sw_expect_slots(_metadata, self->v.id, 0, "");
+
+	reclaim(_metadata, &self->v, MEMVIRT_RECLAIM_SWAP, 4, 4, &r);
+	EXPECT_PASS(r, 4, 0, 4, 0, 0);
+	sw_expect_slots(_metadata, self->v.id, 4, "0-3");
+	reclaim(_metadata, &self->v, MEMVIRT_RECLAIM_SWAP, 8, 4, &r);
+	sw_expect_slots(_metadata, self->v.id, 8, "0-7");
+	/* gfns 5 and 6 (slots 1, 2) come back; gfns 0, 1 go to 1, 2 */
+	EXPECT_HOLDS(&self->v, 5, K_RANDOM, 5, false);
+	EXPECT_HOLDS(&self->v, 6, K_RANDOM, 5, false);
+	sw_expect_slots(_metadata, self->v.id, 6, "0,3-7");
+	reclaim(_metadata, &self->v, MEMVIRT_RECLAIM_SWAP, 0, 2, &r);
+	EXPECT_PASS(r, 2, 0, 2, 0, 0);
+	sw_expect_slots(_metadata, self->v.id, 8, "0-7");
+	for (g = 0; g < 12; g++)
+		EXPECT_HOLDS(&self->v, g, K_RANDOM, 5, g % 2);
+	sw_expect_slots(_metadata, self->v.id, 0, "");
+	sw_expect_drained(_metadata, &self->g0);
+}
+
 /* Whether /proc/mounts shows "swapdir=@dir" (a whole option) for @mnt. */
 static bool mount_shows_swapdir(const char *mnt, const char *dir,
 				char *opts, size_t len)

@@ -511,12 +511,12 @@ TEST_F_TIMEOUT(fault_inject, swapin_error_efaults_that_gfn_only,
 
 	kmsg = mv_kmsg_open();
 	ASSERT_LE(0, kmsg);
-	/* the one request to the swap disk while the guest reads the gfn */
+	/* the swap-in read of the gfn the guest reads fails */
 	ret = sw_fmr_arm(&self->f, 1, why, sizeof(why));
 	ASSERT_EQ(0, ret) TH_LOG("%s", why);
 	ret = vm_run_one(g->vm, 0, VMM_PROG_VERIFY, bad, bad + page, seed,
 			 RUN_TIMEOUT_S);
-	ASSERT_EQ(0, sw_fmr_disarm());
+	ASSERT_EQ(0, sw_fmr_disarm(&self->f));
 	ASSERT_EQ(1, ret) TH_LOG("the guest read a gfn whose swap-in failed");
 	res = vcpu_result(g->vm, 0);
 	EXPECT_EQ((int)VCPU_ERROR, (int)res->outcome) TH_LOG("%s", res->msg);

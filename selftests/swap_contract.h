@@ -5,7 +5,8 @@
  * swap/ counters, read and compared as deltas; the swap/ knobs, saved and
  * restored around a test; a private memvirtfs mounted with swapdir= on a
  * fresh directory of the swap disk; the per-VM swap file and slot map; the
- * kernel log lines naming a gfn; and fail_make_request on the swap disk.
+ * kernel log lines naming a gfn; and fail_make_request on the swap disk,
+ * for memvirt's swap I/O only.
  * Include after kselftest_harness.h and contract.h.
  *
  * The test VM has a virtio-blk ext4 disk mounted at SW_DISK. Each test
@@ -377,18 +378,16 @@ static inline int sw_kmsg_count_gfn(int fd, u64 id, u64 gfn)
 }
 
 /* ------------------------------------------------------------------ */
-/* fail_make_request on the swap disk */
+/* fail_make_request on the swap disk, for memvirt's I/O only */
 
 /*
- * The spec aims the injection at the test's own I/O with task-filter=Y and
- * the task's make-it-fail. memvirt issues every read and write of a swap
- * file from its memvirt_swap_io workqueue instead (swap/swap.h: the task
- * that needs the I/O may hold mmap_lock), so no test task ever submits
- * them and a task filter would fail nothing. Instead every request to the
- * swap disk fails, for as long as the test's operation takes and no
- * longer, after a syncfs() of the disk has left no journal commit pending:
- * only that operation's own I/O falls into the window.
+ * Every read and write of a swap file is submitted by one kernel thread,
+ * memvirt_swapio, never by the task that needs it. With task-filter=Y and
+ * that thread's make-it-fail set, only memvirt's swap I/O fails, never the
+ * filesystem's own (its journal lives on the same disk).
  */
+#define SW_IO_THREAD	"memvirt_swapio"
+
 static const char *const sw_fmr_knobs[] = {
 	"probability", "interval", "times", "space", "verbose", "task-filter",
 };
@@ -397,12 +396,14 @@ static const char *const sw_fmr_knobs[] = {
 
 /*
  * @dev: the whole disk's make-it-fail (the block layer checks the whole
- * disk for every bio, partition or not); @old: what the knobs held.
+ * disk for every bio, partition or not); @thread: memvirt_swapio's
+ * make-it-fail; @old: what the knobs held.
  */
 struct sw_fmr {
 	bool saved;
 	char dev[PATH_MAX];
 	char dev_old[16];
+	char thread[64];
 	char old[SW_FMR_NR][32];
 };
 
@@ -448,6 +449,29 @@ static inline int sw_fmr_dev_path(char *buf, size_t len)
 	return 0;
 }
 
+/* /proc/<pid>/make-it-fail of the thread named @comm; -ENOENT if none. */
+static inline int sw_thread_fail_path(const char *comm, char *buf, size_t len)
+{
+	char path[300], name[64];
+	struct dirent *de;
+	DIR *d = opendir("/proc");
+	int ret = -ENOENT;
+
+	if (!d)
+		return -errno;
+	while (ret && (de = readdir(d))) {
+		if (de->d_name[0] < '0' || de->d_name[0] > '9')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%s/comm", de->d_name);
+		if (mv_read_str(path, name, sizeof(name)) || strcmp(name, comm))
+			continue;
+		snprintf(buf, len, "/proc/%.16s/make-it-fail", de->d_name);
+		ret = 0;
+	}
+	closedir(d);
+	return ret;
+}
+
 static inline int sw_fmr_write(const char *name, const char *val)
 {
 	char path[PATH_MAX];
@@ -456,59 +480,62 @@ static inline int sw_fmr_write(const char *name, const char *val)
 	return mv_write_str(path, val);
 }
 
-/* syncfs() of the swap disk: nothing of the filesystem's own is pending. */
-static inline int sw_disk_sync(void)
+/* Save what sw_fmr_arm() changes, the first time. 0 or -errno (@why). */
+static inline int sw_fmr_save(struct sw_fmr *f, char *why, size_t len)
 {
-	int ret = 0, fd = open(SW_DISK, O_RDONLY | O_DIRECTORY);
+	char path[PATH_MAX];
+	unsigned int i;
+	int ret;
 
-	if (fd < 0)
-		return -errno;
-	if (syncfs(fd))
-		ret = -errno;
-	close(fd);
-	return ret;
+	if (f->saved)
+		return 0;
+	ret = sw_fmr_dev_path(f->dev, sizeof(f->dev));
+	if (ret) {
+		snprintf(why, len, "the block device of %s: %s", SW_DISK,
+			 strerror(-ret));
+		return ret;
+	}
+	ret = sw_thread_fail_path(SW_IO_THREAD, f->thread, sizeof(f->thread));
+	if (ret) {
+		snprintf(why, len, "no thread named %s: %s", SW_IO_THREAD,
+			 strerror(-ret));
+		return ret;
+	}
+	ret = mv_read_str(f->dev, f->dev_old, sizeof(f->dev_old));
+	if (ret) {
+		snprintf(why, len, "read %s: %s", f->dev, strerror(-ret));
+		return ret;
+	}
+	for (i = 0; i < SW_FMR_NR; i++) {
+		snprintf(path, sizeof(path), SW_FMR "/%s", sw_fmr_knobs[i]);
+		ret = mv_read_str(path, f->old[i], sizeof(f->old[i]));
+		if (ret) {
+			snprintf(why, len, "read %s: %s", path, strerror(-ret));
+			return ret;
+		}
+	}
+	f->saved = true;
+	return 0;
 }
 
 /*
- * Save the knobs and the disk's make-it-fail (the first time), sync the
- * disk, then arm: the next @times requests to the swap disk fail (-1: all
- * of them, until sw_fmr_disarm()). verbose 0: no stack dump in the log.
- * 0 or -errno (@why).
+ * Arm: the next @times requests memvirt_swapio submits to the swap disk
+ * fail (-1: all of them, until sw_fmr_disarm()). verbose 0: no stack dump
+ * in the log. 0 or -errno (@why).
  */
 static inline int sw_fmr_arm(struct sw_fmr *f, long times, char *why,
 			     size_t len)
 {
-	char path[PATH_MAX], val[32];
+	char val[32];
 	const char *vals[SW_FMR_NR] = {
-		"0", "1", val, "0", "0", "N",
+		"0", "1", val, "0", "0", "Y",
 	};
 	unsigned int i;
-	int ret;
+	int ret = sw_fmr_save(f, why, len);
 
+	if (ret)
+		return ret;
 	snprintf(val, sizeof(val), "%ld", times);
-	if (!f->saved) {
-		ret = sw_fmr_dev_path(f->dev, sizeof(f->dev));
-		if (ret) {
-			snprintf(why, len, "the block device of %s: %s", SW_DISK,
-				 strerror(-ret));
-			return ret;
-		}
-		ret = mv_read_str(f->dev, f->dev_old, sizeof(f->dev_old));
-		if (ret) {
-			snprintf(why, len, "read %s: %s", f->dev, strerror(-ret));
-			return ret;
-		}
-		for (i = 0; i < SW_FMR_NR; i++) {
-			snprintf(path, sizeof(path), SW_FMR "/%s", sw_fmr_knobs[i]);
-			ret = mv_read_str(path, f->old[i], sizeof(f->old[i]));
-			if (ret) {
-				snprintf(why, len, "read %s: %s", path,
-					 strerror(-ret));
-				return ret;
-			}
-		}
-		f->saved = true;
-	}
 	/* probability last: nothing fails with a half-set configuration */
 	for (i = 0; i < SW_FMR_NR; i++) {
 		ret = sw_fmr_write(sw_fmr_knobs[i], vals[i]);
@@ -519,29 +546,27 @@ static inline int sw_fmr_arm(struct sw_fmr *f, long times, char *why,
 		}
 	}
 	ret = mv_write_str(f->dev, "1");
-	if (ret) {
-		snprintf(why, len, "%s = 1: %s", f->dev, strerror(-ret));
-		return ret;
-	}
-	ret = sw_disk_sync();
-	if (ret) {
-		snprintf(why, len, "syncfs %s: %s", SW_DISK, strerror(-ret));
-		return ret;
-	}
-	ret = sw_fmr_write("probability", "100");
+	if (!ret)
+		ret = mv_write_str(f->thread, "1");
+	if (!ret)
+		ret = sw_fmr_write("probability", "100");
 	if (ret)
-		snprintf(why, len, "%s/probability = 100: %s", SW_FMR,
+		snprintf(why, len, "arming %s, %s: %s", f->dev, f->thread,
 			 strerror(-ret));
 	return ret;
 }
 
 /* Nothing fails any more. */
-static inline int sw_fmr_disarm(void)
+static inline int sw_fmr_disarm(struct sw_fmr *f)
 {
-	return sw_fmr_write("probability", "0");
+	int ret = sw_fmr_write("probability", "0");
+
+	if (f->saved)
+		ret |= mv_write_str(f->thread, "0");
+	return ret;
 }
 
-/* Injection off (probability first), then everything as it was. */
+/* Injection off, then everything as it was. */
 static inline int sw_fmr_restore(struct sw_fmr *f)
 {
 	unsigned int i;
@@ -549,7 +574,7 @@ static inline int sw_fmr_restore(struct sw_fmr *f)
 
 	if (!f->saved)
 		return 0;
-	ret |= sw_fmr_disarm();
+	ret |= sw_fmr_disarm(f);
 	ret |= mv_write_str(f->dev, f->dev_old);
 	for (i = 0; i < SW_FMR_NR; i++)
 		ret |= sw_fmr_write(sw_fmr_knobs[i], f->old[i]);
@@ -558,9 +583,10 @@ static inline int sw_fmr_restore(struct sw_fmr *f)
 }
 
 /*
- * After an injection: the swap disk's filesystem took no damage (a failed
- * request of its own would have logged an ext4 error or aborted the
- * journal): a new file there can be written and synced. 0 or -errno.
+ * After an injection: the swap disk's filesystem took no damage (had one
+ * of its own requests failed, it would have logged an ext4 error or
+ * aborted its journal): a new file there can be written and synced.
+ * 0 or -errno.
  */
 static inline int sw_disk_healthy(const char *dir)
 {

@@ -31,9 +31,9 @@
  *   limit	limit_bytes holds the VM's charge to the limit (plus one
  *		reclaim batch in flight) while it writes twice as much;
  *   fi		(debug kernels: fail_make_request on the swap disk, for the
- *		length of one operation) a failed write leaves pages private
- *		and intact, a failed read makes that one gfn ERROR (SIGBUS,
- *		EIO) with one log line until punched or truncated;
+ *		memvirt_swapio thread only) a failed write leaves pages
+ *		private and intact, a failed read makes that one gfn ERROR
+ *		(SIGBUS, EIO) with one log line until punched or truncated;
  *   race	writers store into their own pages while COMPRESS and SWAP
  *		passes run over them: every page ends as its writer left it;
  *   bad input	unknown modes and flags, older struct sizes, knobs, EPERM.
@@ -1846,10 +1846,7 @@ FIXTURE_TEARDOWN(fi)
 	sw_fini(_metadata, &self->s);
 }
 
-/*
- * Fail the next @times requests to the swap disk (-1: all of them), until
- * fi_disarm(): around one operation of the test, nothing else.
- */
+/* Fail the next @times swap I/O requests of memvirt (-1: all of them). */
 static void fi_arm(struct __test_metadata *_metadata, FIXTURE_DATA(fi) *self,
 		   long times)
 {
@@ -1863,9 +1860,9 @@ static void fi_arm(struct __test_metadata *_metadata, FIXTURE_DATA(fi) *self,
 	ASSERT_EQ(0, ret) TH_LOG("%s", why);
 }
 
-static void fi_disarm(struct __test_metadata *_metadata)
+static void fi_disarm(struct __test_metadata *_metadata, FIXTURE_DATA(fi) *self)
 {
-	ASSERT_EQ(0, sw_fmr_disarm());
+	ASSERT_EQ(0, sw_fmr_disarm(&self->f));
 }
 
 /* Eight pages of random data at gfns 0..7, written to the swap file. */
@@ -1895,7 +1892,7 @@ TEST_F(fi, write_error_keeps_pages_private)
 		put(_metadata, v, g, K_RANDOM, 30, false);
 	fi_arm(_metadata, self, -1);
 	ret = mv_reclaim(v->fd, MEMVIRT_RECLAIM_SWAP, 0, 8, &r);
-	fi_disarm(_metadata);
+	fi_disarm(_metadata, self);
 	ASSERT_EQ(0, ret) TH_LOG("RECLAIM_SWAP with failing writes: %s",
 				 strerror(-ret));
 	EXPECT_PASS(r, 8, 0, 0, 0, 0);
@@ -1984,7 +1981,7 @@ TEST_F(fi, read_error_sigbus_until_punched)
 	fi_swap_eight(_metadata, v, 31);
 	fi_arm(_metadata, self, 1);
 	bus = mv_read_sigbus(v->map + 3 * MV_PAGE + 10);
-	fi_disarm(_metadata);
+	fi_disarm(_metadata, self);
 	EXPECT_EQ(1, bus) TH_LOG("a failed swap-in did not raise SIGBUS");
 	fi_expect_error_gfn(_metadata, self, 3, 31);
 
@@ -2012,7 +2009,7 @@ TEST_F(fi, read_error_eio_until_truncated)
 	fi_arm(_metadata, self, 1);
 	n = pread(v->fd, &c, 1, 5 * MV_PAGE + 100);
 	err = errno;
-	fi_disarm(_metadata);
+	fi_disarm(_metadata, self);
 	EXPECT_EQ(-1, n);
 	EXPECT_EQ(EIO, err) TH_LOG("pread of a failed swap-in: %s", strerror(err));
 	fi_expect_error_gfn(_metadata, self, 5, 33);

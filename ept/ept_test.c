@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * KUnit suites of the P2M (ept/ept.c): entry layout, table allocation, the
- * iterator, the gfn lock and their behaviour under concurrency.
+ * KUnit suites of the P2M (ept/ept.c): entry layout (every state, stored
+ * entries, the WB bit), table allocation, the iterator, the gfn lock and
+ * their behaviour under concurrency.
  */
 #include <kunit/test.h>
 #include <linux/completion.h>
@@ -78,6 +79,7 @@ static const struct ept_mask_case ept_mask_cases[] = {
 	{ "PFN", MEMVIRT_PTE_PFN_MASK, 0x000ffffffffff000ULL },
 	{ "state", MEMVIRT_PTE_STATE_MASK, 0x00f0000000000000ULL },
 	{ "BUSY", MEMVIRT_PTE_BUSY, 0x0100000000000000ULL },
+	{ "WB", MEMVIRT_PTE_WB, 0x0200000000000000ULL },
 	{ "SVE", MEMVIRT_PTE_SVE, 0x8000000000000000ULL },
 };
 
@@ -100,6 +102,7 @@ static void ept_entry_private_layout(struct kunit *test)
 	KUNIT_EXPECT_FALSE(test, pte & MEMVIRT_PTE_SVE);
 	KUNIT_EXPECT_FALSE(test, pte & MEMVIRT_PTE_BUSY);
 	KUNIT_EXPECT_FALSE(test, pte & (MEMVIRT_PTE_A | MEMVIRT_PTE_D));
+	KUNIT_EXPECT_FALSE(test, memvirt_pte_in_writeback(pte));
 }
 
 static const unsigned long ept_pfns[] = { 0, 1, 0x12345, MAX_PFN };
@@ -118,8 +121,7 @@ static void ept_entry_private_roundtrip(struct kunit *test)
 }
 
 static const enum memvirt_p2m_state ept_nopage_states[] = {
-	MEMVIRT_P2M_ABSENT, MEMVIRT_P2M_ZERO, MEMVIRT_P2M_BALLOONED,
-	MEMVIRT_P2M_COMPRESSED, MEMVIRT_P2M_SWAPPED,
+	MEMVIRT_P2M_ABSENT, MEMVIRT_P2M_ZERO, MEMVIRT_P2M_BALLOONED, MEMVIRT_P2M_ERROR,
 };
 
 static void ept_entry_nopage(struct kunit *test)
@@ -133,7 +135,84 @@ static void ept_entry_nopage(struct kunit *test)
 		KUNIT_EXPECT_EQ(test, memvirt_pte_pfn(pte), 0UL);
 		KUNIT_EXPECT_FALSE(test, pte & MEMVIRT_PTE_RWX);
 		KUNIT_EXPECT_FALSE(test, memvirt_pte_has_page(pte));
+		KUNIT_EXPECT_FALSE(test, memvirt_pte_in_writeback(pte));
 	}
+	/* Only ERROR of these does not read as zero: its data was lost. */
+	KUNIT_EXPECT_EQ(test, memvirt_pte_mk_nopage(MEMVIRT_P2M_ERROR), 0x0070000000000000ULL);
+	KUNIT_EXPECT_FALSE(test, memvirt_pte_reads_zero(memvirt_pte_mk_nopage(MEMVIRT_P2M_ERROR)));
+	KUNIT_EXPECT_TRUE(test, memvirt_pte_reads_zero(memvirt_pte_mk_nopage(MEMVIRT_P2M_ZERO)));
+}
+
+/* Slots and cache ids of stored states: the widest a PFN field holds. */
+static const u64 ept_wheres[] = { 0, 1, 0x12345, U32_MAX, MAX_PFN };
+
+static const enum memvirt_p2m_state ept_stored_states[] = {
+	MEMVIRT_P2M_COMPRESSED, MEMVIRT_P2M_SWAPPED,
+};
+
+/*
+ * COMPRESSED and SWAPPED leaves: the cache id or slot in the PFN field,
+ * nothing the processor would map (no R/W/X, no memory type), no page.
+ */
+static void ept_entry_stored(struct kunit *test)
+{
+	enum memvirt_p2m_state state;
+	unsigned int i, j;
+	u64 pte;
+
+	for (i = 0; i < ARRAY_SIZE(ept_stored_states); i++) {
+		state = ept_stored_states[i];
+		for (j = 0; j < ARRAY_SIZE(ept_wheres); j++) {
+			pte = memvirt_pte_mk_stored(state, ept_wheres[j]);
+			KUNIT_EXPECT_EQ_MSG(test, pte,
+					    FIELD_PREP(MEMVIRT_PTE_STATE_MASK, (u64)state) |
+					    (ept_wheres[j] << 12), "where %#llx", ept_wheres[j]);
+			KUNIT_EXPECT_EQ(test, memvirt_pte_state(pte), state);
+			KUNIT_EXPECT_EQ(test, memvirt_pte_where(pte), ept_wheres[j]);
+			KUNIT_EXPECT_EQ(test, (u64)memvirt_pte_pfn(pte), ept_wheres[j]);
+			KUNIT_EXPECT_EQ(test, pte & (MEMVIRT_PTE_RWX | MEMVIRT_PTE_MT_MASK |
+						     MEMVIRT_PTE_IPAT | MEMVIRT_PTE_A |
+						     MEMVIRT_PTE_D | MEMVIRT_PTE_BUSY |
+						     MEMVIRT_PTE_WB | MEMVIRT_PTE_SVE), 0ULL);
+			KUNIT_EXPECT_FALSE(test, memvirt_pte_has_page(pte));
+			KUNIT_EXPECT_FALSE(test, memvirt_pte_reads_zero(pte));
+			KUNIT_EXPECT_FALSE(test, memvirt_pte_maps_zero_frame(pte));
+			KUNIT_EXPECT_FALSE(test, memvirt_pte_in_writeback(pte));
+		}
+	}
+	/* The layout of ept.h, by hand: state 5 and 6 at bit 52, id at 12. */
+	KUNIT_EXPECT_EQ(test, memvirt_pte_mk_stored(MEMVIRT_P2M_COMPRESSED, 0x12345),
+			0x0050000012345000ULL);
+	KUNIT_EXPECT_EQ(test, memvirt_pte_mk_stored(MEMVIRT_P2M_SWAPPED, MAX_PFN),
+			0x006ffffffffff000ULL);
+}
+
+/* Every state has its name (the uapi code's, as the P2M dump prints it). */
+static void ept_entry_state_names(struct kunit *test)
+{
+	static const char * const names[] = {
+		[MEMVIRT_GFN_ABSENT] = "absent",
+		[MEMVIRT_GFN_PRIVATE] = "private",
+		[MEMVIRT_GFN_ZERO] = "zero",
+		[MEMVIRT_GFN_SHARED] = "shared",
+		[MEMVIRT_GFN_BALLOONED] = "ballooned",
+		[MEMVIRT_GFN_COMPRESSED] = "compressed",
+		[MEMVIRT_GFN_SWAPPED] = "swapped",
+		[MEMVIRT_GFN_ERROR] = "error",
+	};
+	unsigned int state;
+
+	static_assert(ARRAY_SIZE(names) == MEMVIRT_P2M_ERROR + 1);
+	KUNIT_EXPECT_EQ(test, MEMVIRT_P2M_ERROR, 7);
+	KUNIT_EXPECT_EQ(test, MEMVIRT_P2M_ERROR, MEMVIRT_GFN_ERROR);
+	for (state = 0; state <= MEMVIRT_P2M_ERROR; state++) {
+		KUNIT_EXPECT_STREQ(test, memvirt_p2m_state_name(state), names[state]);
+		/* The state field holds every state. */
+		KUNIT_EXPECT_EQ(test, memvirt_pte_state(memvirt_pte_mk_nopage(state)), state);
+	}
+	/* Values past the last state (a new one fails here until named above). */
+	for (state = MEMVIRT_P2M_ERROR + 1; state <= MEMVIRT_GFN_STATE_MASK; state++)
+		KUNIT_EXPECT_STREQ(test, memvirt_p2m_state_name(state), "invalid");
 }
 
 /* A zeroed table reads as ABSENT everywhere. */
@@ -147,20 +226,28 @@ static void ept_entry_absent_is_zero(struct kunit *test)
 
 struct ept_predicate_case {
 	u64 pte;
-	bool has_page, accessed, dirty;
+	bool has_page, accessed, dirty, reads_zero, wb;
 };
 
 static void ept_entry_predicates(struct kunit *test)
 {
 	const struct ept_predicate_case cases[] = {
-		{ 0, false, false, false },
-		{ memvirt_pte_mk_private(7), true, false, false },
-		{ memvirt_pte_mk_private(7) | MEMVIRT_PTE_A, true, true, false },
-		{ memvirt_pte_mk_private(7) | MEMVIRT_PTE_A | MEMVIRT_PTE_D, true, true, true },
-		{ EPT_SHARED(7), true, false, false },
-		{ memvirt_pte_mk_nopage(MEMVIRT_P2M_ZERO), false, false, false },
-		{ memvirt_pte_mk_nopage(MEMVIRT_P2M_BALLOONED), false, false, false },
-		{ memvirt_pte_mk_nopage(MEMVIRT_P2M_SWAPPED) | MEMVIRT_PTE_D, false, false, true },
+		{ 0, false, false, false, true, false },
+		{ memvirt_pte_mk_private(7), true, false, false, false, false },
+		{ memvirt_pte_mk_private(7) | MEMVIRT_PTE_A, true, true, false, false, false },
+		{ memvirt_pte_mk_private(7) | MEMVIRT_PTE_A | MEMVIRT_PTE_D,
+		  true, true, true, false, false },
+		{ memvirt_pte_mk_private(7) | MEMVIRT_PTE_WB, true, false, false, false, true },
+		{ memvirt_pte_mk_private(7) | MEMVIRT_PTE_A | MEMVIRT_PTE_WB,
+		  true, true, false, false, true },
+		{ EPT_SHARED(7), true, false, false, false, false },
+		{ memvirt_pte_mk_nopage(MEMVIRT_P2M_ZERO), false, false, false, true, false },
+		{ memvirt_pte_mk_nopage(MEMVIRT_P2M_BALLOONED), false, false, false, true, false },
+		{ memvirt_pte_mk_stored(MEMVIRT_P2M_COMPRESSED, 7),
+		  false, false, false, false, false },
+		{ memvirt_pte_mk_stored(MEMVIRT_P2M_SWAPPED, 7) | MEMVIRT_PTE_D,
+		  false, false, true, false, false },
+		{ memvirt_pte_mk_nopage(MEMVIRT_P2M_ERROR), false, false, false, false, false },
 	};
 	const struct ept_predicate_case *c;
 
@@ -170,6 +257,10 @@ static void ept_entry_predicates(struct kunit *test)
 		KUNIT_EXPECT_EQ_MSG(test, memvirt_pte_is_accessed(c->pte), c->accessed,
 				    "pte %#llx", c->pte);
 		KUNIT_EXPECT_EQ_MSG(test, memvirt_pte_is_dirty(c->pte), c->dirty,
+				    "pte %#llx", c->pte);
+		KUNIT_EXPECT_EQ_MSG(test, memvirt_pte_reads_zero(c->pte), c->reads_zero,
+				    "pte %#llx", c->pte);
+		KUNIT_EXPECT_EQ_MSG(test, memvirt_pte_in_writeback(c->pte), c->wb,
 				    "pte %#llx", c->pte);
 	}
 }
@@ -190,17 +281,28 @@ static void ept_entry_format(struct kunit *test)
 		{ EPT_SHARED(0xabc) | MEMVIRT_PTE_D, "shared D" },
 		{ memvirt_pte_mk_nopage(MEMVIRT_P2M_ZERO), "zero" },
 		{ memvirt_pte_mk_nopage(MEMVIRT_P2M_BALLOONED), "ballooned" },
-		{ memvirt_pte_mk_nopage(MEMVIRT_P2M_COMPRESSED), "compressed" },
-		{ memvirt_pte_mk_nopage(MEMVIRT_P2M_SWAPPED), "swapped" },
+		{ memvirt_pte_mk_stored(MEMVIRT_P2M_COMPRESSED, 0x12345), "compressed" },
+		{ memvirt_pte_mk_stored(MEMVIRT_P2M_SWAPPED, MAX_PFN), "swapped" },
+		{ memvirt_pte_mk_stored(MEMVIRT_P2M_SWAPPED, 3) | MEMVIRT_PTE_D, "swapped D" },
+		{ memvirt_pte_mk_nopage(MEMVIRT_P2M_ERROR), "error" },
+		{ memvirt_pte_mk_private(0x12345) | MEMVIRT_PTE_WB, "private WB" },
+		{ memvirt_pte_mk_private(0x12345) | MEMVIRT_PTE_A | MEMVIRT_PTE_D |
+		  MEMVIRT_PTE_WB | MEMVIRT_PTE_BUSY, "private A D WB" },
+		{ FIELD_PREP(MEMVIRT_PTE_STATE_MASK, MEMVIRT_P2M_ERROR + 1), "invalid" },
 		{ MEMVIRT_PTE_STATE_MASK, "invalid" },
 	};
 	const struct ept_format_case *c;
 	char buf[64];
 
 	for (c = cases; c < cases + ARRAY_SIZE(cases); c++) {
-		memvirt_pte_snprint(buf, sizeof(buf), c->pte);
+		KUNIT_EXPECT_EQ(test, memvirt_pte_snprint(buf, sizeof(buf), c->pte),
+				(int)strlen(c->text));
 		KUNIT_EXPECT_STREQ(test, buf, c->text);
 	}
+	/* Truncated to the buffer, as scnprintf(). */
+	KUNIT_EXPECT_EQ(test, memvirt_pte_snprint(buf, 10, memvirt_pte_mk_private(1) |
+						  MEMVIRT_PTE_A | MEMVIRT_PTE_WB), 9);
+	KUNIT_EXPECT_STREQ(test, buf, "private A");
 }
 
 static struct kunit_case ept_entry_cases[] = {
@@ -208,6 +310,8 @@ static struct kunit_case ept_entry_cases[] = {
 	KUNIT_CASE(ept_entry_private_layout),
 	KUNIT_CASE(ept_entry_private_roundtrip),
 	KUNIT_CASE(ept_entry_nopage),
+	KUNIT_CASE(ept_entry_stored),
+	KUNIT_CASE(ept_entry_state_names),
 	KUNIT_CASE(ept_entry_absent_is_zero),
 	KUNIT_CASE(ept_entry_predicates),
 	KUNIT_CASE(ept_entry_format),
@@ -548,8 +652,11 @@ static void ept_lock_set_read_roundtrip(struct kunit *test)
 		EPT_SHARED(0xabcde) | MEMVIRT_PTE_R | MEMVIRT_PTE_A,
 		0x0020000000000000ULL,		/* zero */
 		0x0040000000000200ULL,		/* ballooned, dirty */
-		0x0050000000000000ULL,		/* compressed */
-		0x0060000000000000ULL,		/* swapped */
+		0x0050000000000000ULL,		/* compressed, cache id 0 */
+		0x00500ffffffff000ULL,		/* compressed, cache id U32_MAX */
+		0x006ffffffffff000ULL,		/* swapped, the last slot */
+		0x0070000000000000ULL,		/* error */
+		0x0210000012345377ULL,		/* private, A, D, WB */
 		0,
 	};
 	struct memvirt_p2m *p2m = test->priv;

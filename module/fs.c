@@ -54,7 +54,7 @@ struct memvirt_fs_opts {
  * @swapdir_name: the path as given, for /proc/mounts.
  */
 struct memvirt_fs_info {
-	spinlock_t lock;
+	spinlock_t lock;	/* @swapdir, @swapdir_name */
 	struct path swapdir;
 	char *swapdir_name;
 };
@@ -427,6 +427,10 @@ static int memvirt_parse_swapdir(struct fs_context *fc, struct memvirt_fs_opts *
 		errorfc(fc, "swapdir %s: %s (%d)", name,
 			err == -ENOTDIR ? "not a directory" : "cannot look it up", err);
 		return err;
+	}
+	if (path.dentry->d_sb->s_magic == MEMVIRT_FS_MAGIC) {
+		path_put(&path);
+		return invalfc(fc, "swapdir %s: on a memvirtfs: its files would be VMs", name);
 	}
 	path_put(&opts->swapdir);
 	kfree(opts->swapdir_name);

@@ -43,7 +43,7 @@
  * DOC: the reclaim protocol
  *
  * Every mechanism that takes pages from a running VM (zero-page reclaim,
- * page sharing; later compression and swap), and punch, truncate and
+ * page sharing, compression and swap), and punch, truncate and
  * teardown, go through memvirt_store_range(). It works on runs of up to
  * MEMVIRT_STORE_BATCH consecutive gfns of one leaf table:
  *
@@ -652,8 +652,11 @@ static int memvirt_store_run_pick(struct memvirt_vm *vm, struct memvirt_store_ru
 				break;
 			}
 			if (memvirt_pte_state(pte) != MEMVIRT_P2M_PRIVATE) {
-				/* COMPRESSED or SWAPPED: nothing is mapped. */
-				if (WARN_ON_ONCE(run->act[i] != MEMVIRT_ACT_DROP))
+				/*
+				 * COMPRESSED or SWAPPED: nothing is mapped. Only
+				 * swap/ takes them (to the swap file), not a range.
+				 */
+				if (run->act[i] != MEMVIRT_ACT_DROP)
 					break;
 				__memvirt_swap_drop(vm, run->ptep + i);
 				memvirt_p2m_set(run->ptep + i, memvirt_pte_mk_nopage(target));

@@ -2,15 +2,27 @@
 /*
  * KUnit: every (P2M state, operation) pair of the page store, carried out
  * on a VM whose outside world is fake (allocations counted, unmaps
- * recorded, no memvirtfs file), with the outcome checked: what the
- * operation returned, the state left behind, pages allocated, freed and
- * skipped, and unmaps issued.
+ * recorded, no memvirtfs file, no swap file), with the outcome checked: what
+ * the operation returned, the state left behind, pages allocated, freed and
+ * skipped, unmaps issued, the bytes of the page, and what the VM holds in
+ * the compression cache and in swap slots.
+ *
+ * COMPRESSED gfns are made by a real swap-out into the compression cache,
+ * so loading them really decompresses. A SWAPPED gfn names a slot of a slot
+ * bitmap the test gives the VM; without a file, reading the slot fails, so
+ * a swap-in is the failed one: the gfn becomes ERROR and its slot is freed.
+ * The COMPRESS and SWAP operations are swap-out passes (swap/), which
+ * memvirt_store_range() leaves alone; SWAP needs a swap file, so here it
+ * only checks it is refused (-EOPNOTSUPP) and the table's action.
  */
 #include <kunit/test.h>
+#include <linux/bitmap.h>
 #include <linux/highmem.h>
 #include <linux/mm.h>
 #include <linux/pagemap.h>
+#include <linux/random.h>
 #include <linux/slab.h>
+#include <linux/xarray.h>
 
 #include "dedup/dedup.h"
 #include "module/memvirt.h"
@@ -21,15 +33,18 @@ enum start {
 	ST_ZERO,
 	ST_ZERO_FRAMED,	/* ZERO, a zero frame mapped (R) */
 	ST_PRIVATE,	/* a private page holding zeroes */
-	ST_PRIVATE_DATA,	/* a private page holding data */
+	ST_PRIVATE_DATA,	/* a private page holding data that compresses */
+	ST_PRIVATE_RANDOM, /* a private page of random bytes: incompressible */
 	ST_PRIVATE_PINNED, /* a zeroed private page with an extra reference */
+	ST_PRIVATE_WB,	/* ST_PRIVATE_DATA, being written to swap (WB set) */
 	ST_SHARED,	/* shares a frame with one other sharer */
 	ST_SHARED_LAST,	/* the only sharer of its frame */
 	ST_SHARED_UNMAPPED, /* ST_SHARED, never mapped since the merge (A clear) */
 	ST_BALLOONED,
 	ST_BALLOONED_FRAMED,
-	ST_COMPRESSED,
-	ST_SWAPPED,
+	ST_COMPRESSED,	/* ST_PRIVATE_DATA compressed into the cache */
+	ST_SWAPPED,	/* in slot SLOT of the VM's slots (there is no file) */
+	ST_ERROR,	/* its data was lost */
 };
 
 /* What the operation returned. */
@@ -41,6 +56,8 @@ enum outcome {
 	O_OK,		/* 0 */
 	O_EAGAIN,	/* retry the fault */
 	O_EIO,		/* refused */
+	O_EOPNOTSUPP,	/* no swap file */
+	O_OTHER,	/* any other error */
 };
 
 struct store_case {
@@ -50,17 +67,29 @@ struct store_case {
 	enum outcome out;
 	enum memvirt_p2m_state to;
 	bool to_frame;	/* a zero frame may still be mapped (R) */
+	bool wb;	/* the WB bit is still set */
+	bool data;	/* the gfn's page holds the bytes it started with */
 	int allocs;
 	int unmaps;
 	int freed;
 	int pinned;
 	int resident;	/* change of the resident count, or allocs - freed */
 	int shared;	/* change of the shared count */
+	int compressed;	/* change of the VM's cache entries */
+	int swapped;	/* change of the VM's swapped count */
+	int slots;	/* change of the VM's swap slots in use */
+	int errors;	/* change of the VM's swap_errors */
+	int rejects;	/* change of the VM's compress_rejects */
+	int cancelled;	/* change of writeback_cancelled (host-wide) */
+	enum memvirt_act act;	/* if set, the table's action for the pair */
 };
 
 #define GFN	0x1234ULL
 /* C() cases: the resident count changes by allocs - freed. */
 #define RESIDENT_FROM_ALLOCS	INT_MIN
+/* The fake VM's swap slots; a SWAPPED gfn is in SLOT. */
+#define NR_SLOTS	64
+#define SLOT		37
 
 /* A VM whose store talks to counters instead of a mapping. */
 struct fake_vm {
@@ -69,6 +98,7 @@ struct fake_vm {
 	int unmaps;
 	u64 unmapped_gfn;
 	struct memvirt_frame *other;	/* ST_SHARED: the other sharer's frame */
+	u8 *bytes;	/* what the gfn's page held at the start */
 };
 
 static struct page *fake_alloc(struct memvirt_vm *vm, struct vm_fault *vmf, bool copy)
@@ -90,9 +120,78 @@ static const struct memvirt_store_ops fake_ops = {
 	.unmap = fake_unmap,
 };
 
+static u64 *fake_ptep_of(struct fake_vm *f, u64 gfn)
+{
+	return memvirt_p2m_find(&f->vm.p2m, gfn);
+}
+
 static u64 *fake_ptep(struct fake_vm *f)
 {
-	return memvirt_p2m_find(&f->vm.p2m, GFN);
+	return fake_ptep_of(f, GFN);
+}
+
+/*
+ * Give the VM NR_SLOTS swap slots, as a swap file would, but no file.
+ * Not under a gfn lock: it allocates.
+ */
+static void fake_give_slots(struct kunit *test, struct fake_vm *f)
+{
+	struct memvirt_vm_swap *sw = &f->vm.swap;
+
+	sw->slots = kvcalloc(BITS_TO_LONGS(NR_SLOTS), sizeof(long), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, sw->slots);
+	sw->bitmap_bits = NR_SLOTS;
+	sw->nr_slots = NR_SLOTS;
+}
+
+/*
+ * Make the locked gfn at @ptep SWAPPED in @slot, taken with the real slot
+ * allocator, and count it as a swap-out's completion does (the swap-in or
+ * drop that follows takes it back). False if the slot was taken.
+ */
+static bool fake_set_swapped(struct fake_vm *f, u64 *ptep, u64 slot)
+{
+	u64 got;
+
+	f->vm.swap.hint = slot;
+	if (!memvirt_swap_slot_alloc(&f->vm, 1, &got) || got != slot)
+		return false;
+	memvirt_p2m_set(ptep, memvirt_pte_mk_stored(MEMVIRT_P2M_SWAPPED, slot));
+	atomic_long_inc(&f->vm.stats.swapped);
+	atomic_long_inc(&memvirt_swap_stats.swapped);
+	return true;
+}
+
+/* Fill the gfn's page as @start says, and remember its bytes. */
+static void fake_fill(struct fake_vm *f, struct page *page, enum start start)
+{
+	u8 *addr = kmap_local_page(page);
+	unsigned int i;
+
+	if (start == ST_PRIVATE_RANDOM) {
+		get_random_bytes(addr, PAGE_SIZE);
+	} else if (start == ST_PRIVATE_DATA || start == ST_PRIVATE_WB ||
+		   start == ST_COMPRESSED) {
+		/* Not a byte repeated, yet LZ4 makes a few hundred bytes of it. */
+		for (i = 0; i < PAGE_SIZE; i++)
+			addr[i] = i % 251 + 1;
+	}
+	memcpy(f->bytes, addr, PAGE_SIZE);
+	kunmap_local(addr);
+}
+
+/* Does the gfn's page hold the bytes it started with? */
+static bool fake_page_has_bytes(struct fake_vm *f, u64 pte)
+{
+	void *addr;
+	bool same;
+
+	if (!memvirt_pte_has_page(pte))
+		return false;
+	addr = kmap_local_page(pfn_to_page(memvirt_pte_pfn(pte)));
+	same = !memcmp(addr, f->bytes, PAGE_SIZE);
+	kunmap_local(addr);
+	return same;
 }
 
 /*
@@ -110,6 +209,7 @@ static void fake_set_shared(struct kunit *test, struct fake_vm *f, u64 *ptep, bo
 	KUNIT_ASSERT_FALSE(test, IS_ERR(*page));
 	addr = kmap_local_page(*page);
 	memset(addr, 0x3c, PAGE_SIZE);
+	memcpy(f->bytes, addr, PAGE_SIZE);
 	kunmap_local(addr);
 	KUNIT_ASSERT_PTR_EQ(test, __memvirt_store_isolate(&f->vm, GFN, ptep), *page);
 	frame = memvirt_dedup_frame_create(*page, BIT_ULL(62) | (unsigned long)f, 1,
@@ -126,15 +226,39 @@ static void fake_set_shared(struct kunit *test, struct fake_vm *f, u64 *ptep, bo
 	}
 }
 
+/*
+ * The unlocked gfn's private page goes into the compression cache, through
+ * a real swap-out pass: a COMPRESSED leaf naming a real cache entry.
+ */
+static void fake_compress(struct kunit *test, struct fake_vm *f)
+{
+	struct memvirt_swap_result res = {};
+	long bytes;
+	u64 pte;
+
+	KUNIT_ASSERT_EQ(test, memvirt_swap_out(&f->vm, GFN, GFN + 1, MEMVIRT_SWAP_COMPRESS, &res),
+			0);
+	KUNIT_ASSERT_EQ(test, res.compressed, 1ULL);
+	pte = memvirt_p2m_read(fake_ptep(f));
+	KUNIT_ASSERT_EQ(test, memvirt_pte_state(pte), MEMVIRT_P2M_COMPRESSED);
+	KUNIT_ASSERT_NOT_NULL(test, xa_load(&f->vm.swap.entries, memvirt_pte_where(pte)));
+	KUNIT_ASSERT_EQ(test, atomic_long_read(&f->vm.stats.compressed), 1L);
+	KUNIT_ASSERT_EQ(test, atomic_long_read(&f->vm.stats.resident), 0L);
+	bytes = atomic_long_read(&f->vm.stats.compressed_bytes);
+	KUNIT_ASSERT_GT(test, bytes, 0L);
+	KUNIT_ASSERT_LE(test, bytes, (long)MEMVIRT_ZCACHE_MAX_LEN);
+}
+
 /* Put the gfn in @start through the store itself where it can. */
 static void fake_set_start(struct kunit *test, struct fake_vm *f, enum start start,
 			   struct page **page)
 {
-	enum memvirt_p2m_state fake_state = MEMVIRT_P2M_ABSENT;
 	u64 *ptep = fake_ptep(f);
-	void *addr;
+	bool ok = true;
 
 	*page = NULL;
+	if (start == ST_SWAPPED)
+		fake_give_slots(test, f);
 	memvirt_p2m_lock_gfn(&f->vm.p2m, ptep);
 	switch (start) {
 	case ST_ABSENT:
@@ -153,15 +277,19 @@ static void fake_set_start(struct kunit *test, struct fake_vm *f, enum start sta
 		break;
 	case ST_PRIVATE:
 	case ST_PRIVATE_DATA:
+	case ST_PRIVATE_RANDOM:
 	case ST_PRIVATE_PINNED:
+	case ST_PRIVATE_WB:
+	case ST_COMPRESSED:
 		*page = __memvirt_store_get(&f->vm, GFN, ptep, MEMVIRT_OP_POPULATE, NULL);
-		if (start == ST_PRIVATE_DATA) {
-			addr = kmap_local_page(*page);
-			memset(addr + 100, 0x5a, 1);
-			kunmap_local(addr);
-		}
+		if (IS_ERR(*page))
+			break;
+		fake_fill(f, *page, start);
 		if (start == ST_PRIVATE_PINNED)
 			get_page(*page);
+		/* As a swap-out to the file would, less the write's reference. */
+		if (start == ST_PRIVATE_WB)
+			memvirt_p2m_set(ptep, memvirt_p2m_read(ptep) | MEMVIRT_PTE_WB);
 		break;
 	case ST_SHARED:
 	case ST_SHARED_LAST:
@@ -169,26 +297,44 @@ static void fake_set_start(struct kunit *test, struct fake_vm *f, enum start sta
 		fake_set_shared(test, f, ptep, start != ST_SHARED_LAST, start != ST_SHARED_UNMAPPED,
 				page);
 		break;
-	case ST_COMPRESSED:
-		fake_state = MEMVIRT_P2M_COMPRESSED;
-		break;
 	case ST_SWAPPED:
-		fake_state = MEMVIRT_P2M_SWAPPED;
+		ok = fake_set_swapped(f, ptep, SLOT);
+		break;
+	case ST_ERROR:
+		memvirt_p2m_set(ptep, memvirt_pte_mk_nopage(MEMVIRT_P2M_ERROR));
 		break;
 	}
-	/* States whose mechanism is not built: an entry naming nothing real. */
-	if (fake_state != MEMVIRT_P2M_ABSENT)
-		memvirt_p2m_set(ptep, FIELD_PREP(MEMVIRT_PTE_STATE_MASK, fake_state));
 	memvirt_p2m_unlock_gfn(&f->vm.p2m, ptep);
 	KUNIT_ASSERT_FALSE(test, IS_ERR(*page));
+	KUNIT_ASSERT_TRUE_MSG(test, ok, "slot %d not free", SLOT);
+	if (start == ST_COMPRESSED) {
+		fake_compress(test, f);
+		*page = NULL;	/* freed */
+	}
 	f->allocs = 0;
 	f->unmaps = 0;
+}
+
+static enum outcome err_outcome(int err)
+{
+	switch (err) {
+	case 0:
+		return O_OK;
+	case -EAGAIN:
+		return O_EAGAIN;
+	case -EIO:
+		return O_EIO;
+	case -EOPNOTSUPP:
+		return O_EOPNOTSUPP;
+	default:
+		return O_OTHER;
+	}
 }
 
 static enum outcome page_outcome(struct page *got, struct page *before)
 {
 	if (IS_ERR(got))
-		return PTR_ERR(got) == -EAGAIN ? O_EAGAIN : O_EIO;
+		return err_outcome(PTR_ERR(got));
 	if (!got)
 		return O_NULL;
 	if (memvirt_is_zero_frame(got))
@@ -196,15 +342,11 @@ static enum outcome page_outcome(struct page *got, struct page *before)
 	return got == before ? O_SAME : O_NEW;
 }
 
-static enum outcome err_outcome(int err)
-{
-	return err == -EAGAIN ? O_EAGAIN : err ? O_EIO : O_OK;
-}
-
 /* Carry out @op on the gfn; returns the outcome and counts freed/pinned. */
 static enum outcome fake_do(struct fake_vm *f, enum memvirt_op op, struct page *before,
 			    struct memvirt_range_result *res)
 {
+	struct memvirt_swap_result sres = {};
 	u64 *ptep = fake_ptep(f);
 	struct page *got;
 	int err;
@@ -224,6 +366,18 @@ static enum outcome fake_do(struct fake_vm *f, enum memvirt_op op, struct page *
 		/* The faulting pte maps what the gfn had: its page or a zero frame. */
 		err = __memvirt_store_mkwrite(&f->vm, GFN, ptep, before ?: ZERO_PAGE(0), NULL);
 		memvirt_p2m_unlock_gfn(&f->vm.p2m, ptep);
+		return err_outcome(err);
+	case MEMVIRT_OP_COMPRESS:
+	case MEMVIRT_OP_SWAP:
+		/* Swap-out passes live in swap/: memvirt_store_range() does nothing. */
+		err = memvirt_swap_out(&f->vm, GFN, GFN + 1, op == MEMVIRT_OP_SWAP ?
+				       MEMVIRT_SWAP_FILE : MEMVIRT_SWAP_COMPRESS, &sres);
+		res->scanned = sres.scanned;
+		res->pinned = sres.pinned;
+		res->zeroed = sres.zeroed;
+		res->compressed = sres.compressed;
+		res->swapped = sres.swapped;
+		res->done = sres.zeroed + sres.compressed + sres.swapped;
 		return err_outcome(err);
 	case MEMVIRT_OP_QUERY:
 	case MEMVIRT_OP_DUMP:
@@ -249,7 +403,35 @@ static enum outcome fake_do(struct fake_vm *f, enum memvirt_op op, struct page *
 	  .out = _out, .to = MEMVIRT_P2M_##_to, .allocs = _allocs,		\
 	  .unmaps = _unmaps, .resident = _resident, .shared = _shared }
 
-/* Every operation on every state; the zero-frame and pinned variants too. */
+/*
+ * Every other field named, the rest 0: the resident count changes by
+ * .resident alone (a swap-in allocates a page that may not stay).
+ */
+#define CX(_start, _op, _out, _to, ...)						\
+	{ .name = #_start " " #_op, .start = _start, .op = MEMVIRT_OP_##_op,	\
+	  .out = _out, .to = MEMVIRT_P2M_##_to, __VA_ARGS__ }
+
+/*
+ * Shorthands, spelled out: an argument passed on to CX() would be expanded
+ * first, and READ and WRITE are macros.
+ */
+/* The swap-in of ST_COMPRESSED: the page and its bytes back, the entry freed. */
+#define LOADED(_op)								\
+	{ .name = "ST_COMPRESSED " #_op, .start = ST_COMPRESSED,		\
+	  .op = MEMVIRT_OP_##_op, .out = O_NEW, .to = MEMVIRT_P2M_PRIVATE,	\
+	  .allocs = 1, .resident = 1, .compressed = -1, .data = true }
+/* The failed swap-in of ST_SWAPPED: ERROR, the slot freed, the page too. */
+#define LOST(_op)								\
+	{ .name = "ST_SWAPPED " #_op, .start = ST_SWAPPED,			\
+	  .op = MEMVIRT_OP_##_op, .out = O_EIO, .to = MEMVIRT_P2M_ERROR,	\
+	  .allocs = 1, .swapped = -1, .slots = -1, .errors = 1 }
+/* A use of ST_PRIVATE_WB: the page serves, the swap-out is cancelled. */
+#define USED_WB(_op, _out)							\
+	{ .name = "ST_PRIVATE_WB " #_op, .start = ST_PRIVATE_WB,		\
+	  .op = MEMVIRT_OP_##_op, .out = _out, .to = MEMVIRT_P2M_PRIVATE,	\
+	  .cancelled = 1, .data = true }
+
+/* Every operation on every state; the zero-frame, data and pinned variants too. */
 static const struct store_case store_cases[] = {
 	C(ST_ABSENT, FAULT_READ, O_ZERO_FRAME, ZERO, true, 0, 0, 0, 0),
 	C(ST_ABSENT, FAULT_WRITE, O_NEW, PRIVATE, false, 1, 0, 0, 0),
@@ -262,6 +444,8 @@ static const struct store_case store_cases[] = {
 	C(ST_ABSENT, TEARDOWN, O_OK, ABSENT, false, 0, 0, 0, 0),
 	C(ST_ABSENT, RECLAIM_ZERO, O_OK, ABSENT, false, 0, 0, 0, 0),
 	C(ST_ABSENT, SHARE, O_OK, ABSENT, false, 0, 0, 0, 0),
+	C(ST_ABSENT, COMPRESS, O_OK, ABSENT, false, 0, 0, 0, 0),
+	CX(ST_ABSENT, SWAP, O_EOPNOTSUPP, ABSENT, .act = MEMVIRT_ACT_KEEP),
 	C(ST_ABSENT, QUERY, O_OK, ABSENT, false, 0, 0, 0, 0),
 	C(ST_ABSENT, DUMP, O_OK, ABSENT, false, 0, 0, 0, 0),
 
@@ -276,6 +460,8 @@ static const struct store_case store_cases[] = {
 	C(ST_ZERO, TEARDOWN, O_OK, ABSENT, false, 0, 0, 0, 0),
 	C(ST_ZERO, RECLAIM_ZERO, O_OK, ZERO, false, 0, 0, 0, 0),
 	C(ST_ZERO, SHARE, O_OK, ZERO, false, 0, 0, 0, 0),
+	C(ST_ZERO, COMPRESS, O_OK, ZERO, false, 0, 0, 0, 0),
+	CX(ST_ZERO, SWAP, O_EOPNOTSUPP, ZERO, .act = MEMVIRT_ACT_KEEP),
 	C(ST_ZERO, QUERY, O_OK, ZERO, false, 0, 0, 0, 0),
 	C(ST_ZERO, DUMP, O_OK, ZERO, false, 0, 0, 0, 0),
 
@@ -291,6 +477,9 @@ static const struct store_case store_cases[] = {
 	C(ST_ZERO_FRAMED, TEARDOWN, O_OK, ABSENT, false, 0, 1, 0, 0),
 	C(ST_ZERO_FRAMED, RECLAIM_ZERO, O_OK, ZERO, true, 0, 0, 0, 0),
 	C(ST_ZERO_FRAMED, SHARE, O_OK, ZERO, true, 0, 0, 0, 0),
+	C(ST_ZERO_FRAMED, COMPRESS, O_OK, ZERO, true, 0, 0, 0, 0),
+	CX(ST_ZERO_FRAMED, SWAP, O_EOPNOTSUPP, ZERO, .to_frame = true,
+	   .act = MEMVIRT_ACT_KEEP),
 	C(ST_ZERO_FRAMED, QUERY, O_OK, ZERO, true, 0, 0, 0, 0),
 	C(ST_ZERO_FRAMED, DUMP, O_OK, ZERO, true, 0, 0, 0, 0),
 
@@ -306,14 +495,37 @@ static const struct store_case store_cases[] = {
 	C(ST_PRIVATE, RECLAIM_ZERO, O_OK, ZERO, false, 0, 1, 1, 0),
 	/* Through memvirt_store_range() sharing takes nothing (dedup/ does). */
 	C(ST_PRIVATE, SHARE, O_OK, PRIVATE, false, 0, 0, 0, 0),
+	/* Compressing zeroes frees the page: nothing is stored. */
+	C(ST_PRIVATE, COMPRESS, O_OK, ZERO, false, 0, 1, 1, 0),
+	/* A candidate, but the VM has no swap file. */
+	CX(ST_PRIVATE, SWAP, O_EOPNOTSUPP, PRIVATE, .act = MEMVIRT_ACT_TAKE),
 	C(ST_PRIVATE, QUERY, O_OK, PRIVATE, false, 0, 0, 0, 0),
 	C(ST_PRIVATE, DUMP, O_OK, PRIVATE, false, 0, 0, 0, 0),
 	/* Data is never reclaimed as zero; it is not even unmapped. */
 	C(ST_PRIVATE_DATA, RECLAIM_ZERO, O_OK, PRIVATE, false, 0, 0, 0, 0),
 	C(ST_PRIVATE_DATA, PUNCH, O_OK, ZERO, false, 0, 1, 1, 0),
+	CX(ST_PRIVATE_DATA, FAULT_READ, O_SAME, PRIVATE, .data = true),
+	/* Data that compresses goes to the cache and its page is freed. */
+	CX(ST_PRIVATE_DATA, COMPRESS, O_OK, COMPRESSED, .unmaps = 1, .freed = 1, .resident = -1,
+	   .compressed = 1),
+	/* Data that does not stays, with no swap file to go to. */
+	CX(ST_PRIVATE_RANDOM, COMPRESS, O_OK, PRIVATE, .unmaps = 1, .rejects = 1, .data = true),
 	/* Pinned: reclaim skips and counts it; punch frees it regardless. */
 	C(ST_PRIVATE_PINNED, RECLAIM_ZERO, O_OK, PRIVATE, false, 0, 1, 0, 1),
 	C(ST_PRIVATE_PINNED, PUNCH, O_OK, ZERO, false, 0, 1, 1, 0),
+	C(ST_PRIVATE_PINNED, COMPRESS, O_OK, PRIVATE, false, 0, 1, 0, 1),
+	/* Being written to swap: any use cancels that; swap-out passes skip it. */
+	USED_WB(FAULT_READ, O_SAME),
+	USED_WB(FAULT_WRITE, O_SAME),
+	USED_WB(MKWRITE, O_OK),
+	USED_WB(READ, O_SAME),
+	USED_WB(WRITE, O_SAME),
+	USED_WB(POPULATE, O_SAME),
+	CX(ST_PRIVATE_WB, PUNCH, O_OK, ZERO, .unmaps = 1, .freed = 1, .resident = -1),
+	CX(ST_PRIVATE_WB, TEARDOWN, O_OK, ABSENT, .unmaps = 1, .freed = 1, .resident = -1),
+	CX(ST_PRIVATE_WB, RECLAIM_ZERO, O_OK, PRIVATE, .wb = true, .data = true),
+	CX(ST_PRIVATE_WB, COMPRESS, O_OK, PRIVATE, .wb = true, .data = true),
+	CX(ST_PRIVATE_WB, QUERY, O_OK, PRIVATE, .wb = true, .data = true),
 
 	C(ST_BALLOONED, FAULT_READ, O_ZERO_FRAME, BALLOONED, true, 0, 0, 0, 0),
 	C(ST_BALLOONED, FAULT_WRITE, O_NEW, PRIVATE, false, 1, 0, 0, 0),
@@ -326,6 +538,8 @@ static const struct store_case store_cases[] = {
 	C(ST_BALLOONED, TEARDOWN, O_OK, ABSENT, false, 0, 0, 0, 0),
 	C(ST_BALLOONED, RECLAIM_ZERO, O_OK, BALLOONED, false, 0, 0, 0, 0),
 	C(ST_BALLOONED, SHARE, O_OK, BALLOONED, false, 0, 0, 0, 0),
+	C(ST_BALLOONED, COMPRESS, O_OK, BALLOONED, false, 0, 0, 0, 0),
+	CX(ST_BALLOONED, SWAP, O_EOPNOTSUPP, BALLOONED, .act = MEMVIRT_ACT_KEEP),
 	C(ST_BALLOONED, QUERY, O_OK, BALLOONED, false, 0, 0, 0, 0),
 	C(ST_BALLOONED, DUMP, O_OK, BALLOONED, false, 0, 0, 0, 0),
 	C(ST_BALLOONED_FRAMED, MKWRITE, O_EAGAIN, PRIVATE, false, 1, 1, 0, 0),
@@ -343,6 +557,9 @@ static const struct store_case store_cases[] = {
 	CS(ST_SHARED, TEARDOWN, O_OK, ABSENT, 0, 1, 0, -1),
 	CS(ST_SHARED, RECLAIM_ZERO, O_OK, SHARED, 0, 0, 0, 0),
 	CS(ST_SHARED, SHARE, O_OK, SHARED, 0, 0, 0, 0),
+	/* Not a swap candidate: it costs one page for all its sharers. */
+	CX(ST_SHARED, COMPRESS, O_OK, SHARED, .data = true),
+	CX(ST_SHARED, SWAP, O_EOPNOTSUPP, SHARED, .act = MEMVIRT_ACT_KEEP),
 	CS(ST_SHARED, QUERY, O_OK, SHARED, 0, 0, 0, 0),
 	CS(ST_SHARED, DUMP, O_OK, SHARED, 0, 0, 0, 0),
 	/* The last sharer keeps the frame: no copy, no zap. */
@@ -356,37 +573,66 @@ static const struct store_case store_cases[] = {
 	CS(ST_SHARED_UNMAPPED, PUNCH, O_OK, ZERO, 0, 0, 0, -1),
 	CS(ST_SHARED_UNMAPPED, TEARDOWN, O_OK, ABSENT, 0, 0, 0, -1),
 
-	C(ST_COMPRESSED, FAULT_READ, O_EIO, COMPRESSED, false, 0, 0, 0, 0),
-	C(ST_COMPRESSED, FAULT_WRITE, O_EIO, COMPRESSED, false, 0, 0, 0, 0),
-	C(ST_COMPRESSED, MKWRITE, O_EIO, COMPRESSED, false, 0, 0, 0, 0),
-	C(ST_COMPRESSED, READ, O_EIO, COMPRESSED, false, 0, 0, 0, 0),
-	C(ST_COMPRESSED, WRITE, O_EIO, COMPRESSED, false, 0, 0, 0, 0),
-	C(ST_COMPRESSED, POPULATE, O_EIO, COMPRESSED, false, 0, 0, 0, 0),
-	C(ST_COMPRESSED, PUNCH, O_EIO, COMPRESSED, false, 0, 0, 0, 0),
-	C(ST_COMPRESSED, TRUNCATE, O_EIO, COMPRESSED, false, 0, 0, 0, 0),
-	C(ST_COMPRESSED, TEARDOWN, O_EIO, COMPRESSED, false, 0, 0, 0, 0),
-	C(ST_COMPRESSED, RECLAIM_ZERO, O_OK, COMPRESSED, false, 0, 0, 0, 0),
-	C(ST_COMPRESSED, SHARE, O_OK, COMPRESSED, false, 0, 0, 0, 0),
-	C(ST_COMPRESSED, QUERY, O_OK, COMPRESSED, false, 0, 0, 0, 0),
-	C(ST_COMPRESSED, DUMP, O_OK, COMPRESSED, false, 0, 0, 0, 0),
+	/* Accesses decompress the page into a new one; punch and co. free the entry. */
+	LOADED(FAULT_READ),
+	LOADED(FAULT_WRITE),
+	/* The pte was made before the swap-out: the retried fault loads. */
+	CX(ST_COMPRESSED, MKWRITE, O_EAGAIN, COMPRESSED),
+	LOADED(READ),
+	LOADED(WRITE),
+	LOADED(POPULATE),
+	CX(ST_COMPRESSED, PUNCH, O_OK, ZERO, .compressed = -1),
+	CX(ST_COMPRESSED, TRUNCATE, O_OK, ABSENT, .compressed = -1),
+	CX(ST_COMPRESSED, TEARDOWN, O_OK, ABSENT, .compressed = -1),
+	CX(ST_COMPRESSED, RECLAIM_ZERO, O_OK, COMPRESSED),
+	CX(ST_COMPRESSED, SHARE, O_OK, COMPRESSED),
+	CX(ST_COMPRESSED, COMPRESS, O_OK, COMPRESSED),
+	/* With a swap file, its entry would move there. */
+	CX(ST_COMPRESSED, SWAP, O_EOPNOTSUPP, COMPRESSED, .act = MEMVIRT_ACT_TAKE),
+	CX(ST_COMPRESSED, QUERY, O_OK, COMPRESSED),
+	CX(ST_COMPRESSED, DUMP, O_OK, COMPRESSED),
 
-	C(ST_SWAPPED, FAULT_READ, O_EIO, SWAPPED, false, 0, 0, 0, 0),
-	C(ST_SWAPPED, FAULT_WRITE, O_EIO, SWAPPED, false, 0, 0, 0, 0),
-	C(ST_SWAPPED, MKWRITE, O_EIO, SWAPPED, false, 0, 0, 0, 0),
-	C(ST_SWAPPED, READ, O_EIO, SWAPPED, false, 0, 0, 0, 0),
-	C(ST_SWAPPED, WRITE, O_EIO, SWAPPED, false, 0, 0, 0, 0),
-	C(ST_SWAPPED, POPULATE, O_EIO, SWAPPED, false, 0, 0, 0, 0),
-	C(ST_SWAPPED, PUNCH, O_EIO, SWAPPED, false, 0, 0, 0, 0),
-	C(ST_SWAPPED, TRUNCATE, O_EIO, SWAPPED, false, 0, 0, 0, 0),
-	C(ST_SWAPPED, TEARDOWN, O_EIO, SWAPPED, false, 0, 0, 0, 0),
-	C(ST_SWAPPED, RECLAIM_ZERO, O_OK, SWAPPED, false, 0, 0, 0, 0),
-	C(ST_SWAPPED, SHARE, O_OK, SWAPPED, false, 0, 0, 0, 0),
-	C(ST_SWAPPED, QUERY, O_OK, SWAPPED, false, 0, 0, 0, 0),
-	C(ST_SWAPPED, DUMP, O_OK, SWAPPED, false, 0, 0, 0, 0),
+	/* Reading the slot fails (no file): the data is lost, loudly. */
+	LOST(FAULT_READ),
+	LOST(FAULT_WRITE),
+	CX(ST_SWAPPED, MKWRITE, O_EAGAIN, SWAPPED),
+	LOST(READ),
+	LOST(WRITE),
+	LOST(POPULATE),
+	CX(ST_SWAPPED, PUNCH, O_OK, ZERO, .swapped = -1, .slots = -1),
+	CX(ST_SWAPPED, TRUNCATE, O_OK, ABSENT, .swapped = -1, .slots = -1),
+	CX(ST_SWAPPED, TEARDOWN, O_OK, ABSENT, .swapped = -1, .slots = -1),
+	CX(ST_SWAPPED, RECLAIM_ZERO, O_OK, SWAPPED),
+	CX(ST_SWAPPED, SHARE, O_OK, SWAPPED),
+	CX(ST_SWAPPED, COMPRESS, O_OK, SWAPPED),
+	CX(ST_SWAPPED, SWAP, O_EOPNOTSUPP, SWAPPED, .act = MEMVIRT_ACT_KEEP),
+	CX(ST_SWAPPED, QUERY, O_OK, SWAPPED),
+	CX(ST_SWAPPED, DUMP, O_OK, SWAPPED),
+
+	/* Never zeroes in place of lost data; punching makes it usable again. */
+	C(ST_ERROR, FAULT_READ, O_EIO, ERROR, false, 0, 0, 0, 0),
+	C(ST_ERROR, FAULT_WRITE, O_EIO, ERROR, false, 0, 0, 0, 0),
+	C(ST_ERROR, MKWRITE, O_EIO, ERROR, false, 0, 0, 0, 0),
+	C(ST_ERROR, READ, O_EIO, ERROR, false, 0, 0, 0, 0),
+	C(ST_ERROR, WRITE, O_EIO, ERROR, false, 0, 0, 0, 0),
+	C(ST_ERROR, POPULATE, O_EIO, ERROR, false, 0, 0, 0, 0),
+	C(ST_ERROR, PUNCH, O_OK, ZERO, false, 0, 0, 0, 0),
+	C(ST_ERROR, TRUNCATE, O_OK, ABSENT, false, 0, 0, 0, 0),
+	C(ST_ERROR, TEARDOWN, O_OK, ABSENT, false, 0, 0, 0, 0),
+	C(ST_ERROR, RECLAIM_ZERO, O_OK, ERROR, false, 0, 0, 0, 0),
+	C(ST_ERROR, SHARE, O_OK, ERROR, false, 0, 0, 0, 0),
+	C(ST_ERROR, COMPRESS, O_OK, ERROR, false, 0, 0, 0, 0),
+	CX(ST_ERROR, SWAP, O_EOPNOTSUPP, ERROR, .act = MEMVIRT_ACT_KEEP),
+	C(ST_ERROR, QUERY, O_OK, ERROR, false, 0, 0, 0, 0),
+	C(ST_ERROR, DUMP, O_OK, ERROR, false, 0, 0, 0, 0),
 };
 
 #undef C
 #undef CS
+#undef CX
+#undef LOADED
+#undef LOST
+#undef USED_WB
 
 static void store_case_desc(const struct store_case *c, char *desc)
 {
@@ -400,40 +646,72 @@ static struct fake_vm *fake_vm_create(struct kunit *test)
 	struct fake_vm *f = kunit_kzalloc(test, sizeof(*f), GFP_KERNEL);
 
 	KUNIT_ASSERT_NOT_NULL(test, f);
+	f->bytes = kunit_kzalloc(test, PAGE_SIZE, GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, f->bytes);
 	f->vm.name = "kunit";
 	f->vm.store_ops = &fake_ops;
+	memvirt_swap_vm_init(&f->vm);
 	KUNIT_ASSERT_EQ(test, memvirt_p2m_init(&f->vm.p2m), 0);
 	KUNIT_ASSERT_FALSE(test, IS_ERR(memvirt_p2m_find_or_alloc(&f->vm.p2m, GFN, GFP_KERNEL)));
 	return f;
 }
 
-/* Frees what the case left; fake states are cleared first (they name nothing). */
-static void fake_vm_destroy(struct fake_vm *f)
+/*
+ * Tears the VM down as the store does, which frees whatever the case left,
+ * cache entries and slots included; then nothing may be left.
+ */
+static void fake_vm_destroy(struct kunit *test, struct fake_vm *f)
 {
+	struct memvirt_vm_swap *sw = &f->vm.swap;
 	struct memvirt_range_result res = {};
 	struct page *page;
-	u64 *ptep = fake_ptep(f);
-	u64 pte = memvirt_p2m_read(ptep);
 
-	if (!memvirt_pte_has_page(pte) && !memvirt_pte_reads_zero(pte)) {
-		memvirt_p2m_lock_gfn(&f->vm.p2m, ptep);
-		memvirt_p2m_set(ptep, 0);
-		memvirt_p2m_unlock_gfn(&f->vm.p2m, ptep);
-	}
-	memvirt_store_range(&f->vm, GFN, GFN + 1, MEMVIRT_OP_TEARDOWN, &res);
+	KUNIT_EXPECT_EQ(test, memvirt_store_range(&f->vm, 0, MEMVIRT_P2M_MAX_GFN + 1,
+						  MEMVIRT_OP_TEARDOWN, &res), 0);
 	if (f->other) {		/* the other sharer leaves too */
 		page = f->other->page;
 		memvirt_dedup_frame_put(f->other);
 		put_page(page);
 	}
 	memvirt_p2m_destroy(&f->vm.p2m);
+	KUNIT_EXPECT_TRUE(test, xa_empty(&sw->entries));
+	KUNIT_EXPECT_EQ(test, sw->used, 0ULL);
+	if (sw->slots)
+		KUNIT_EXPECT_TRUE(test, bitmap_empty(sw->slots, sw->bitmap_bits));
+	memvirt_swap_vm_free(&f->vm);
+	KUNIT_EXPECT_EQ(test, atomic_long_read(&f->vm.stats.resident), 0L);
+	KUNIT_EXPECT_EQ(test, atomic_long_read(&f->vm.stats.shared), 0L);
+	KUNIT_EXPECT_EQ(test, atomic_long_read(&f->vm.stats.compressed), 0L);
+	KUNIT_EXPECT_EQ(test, atomic_long_read(&f->vm.stats.compressed_bytes), 0L);
+	KUNIT_EXPECT_EQ(test, atomic_long_read(&f->vm.stats.swapped), 0L);
+}
+
+/* The VM's counters a case checks, and the host-wide cancellation count. */
+struct fake_counts {
+	long resident, pinned_skips, shared, compressed, swapped, errors, rejects;
+	long cancelled;
+	u64 slots;
+};
+
+static void fake_read_counts(struct fake_vm *f, struct fake_counts *n)
+{
+	n->resident = atomic_long_read(&f->vm.stats.resident);
+	n->pinned_skips = atomic_long_read(&f->vm.stats.pinned_skips);
+	n->shared = atomic_long_read(&f->vm.stats.shared);
+	n->compressed = atomic_long_read(&f->vm.stats.compressed);
+	n->swapped = atomic_long_read(&f->vm.stats.swapped);
+	n->errors = atomic_long_read(&f->vm.stats.swap_errors);
+	n->rejects = atomic_long_read(&f->vm.stats.compress_rejects);
+	n->slots = f->vm.swap.used;
+	n->cancelled = atomic_long_read(&memvirt_swap_stats.writeback_cancelled);
 }
 
 static void memvirt_store_op_on_state(struct kunit *test)
 {
 	const struct store_case *c = test->param_value;
 	struct memvirt_range_result res = {};
-	long resident, pinned_skips, shared;
+	struct fake_counts was, now;
+	enum memvirt_p2m_state from;
 	struct fake_vm *f;
 	struct page *before;
 	enum outcome out;
@@ -441,34 +719,98 @@ static void memvirt_store_op_on_state(struct kunit *test)
 
 	f = fake_vm_create(test);
 	fake_set_start(test, f, c->start, &before);
-	resident = atomic_long_read(&f->vm.stats.resident);
-	pinned_skips = atomic_long_read(&f->vm.stats.pinned_skips);
-	shared = atomic_long_read(&f->vm.stats.shared);
+	from = memvirt_pte_state(memvirt_p2m_read(fake_ptep(f)));
+	fake_read_counts(f, &was);
 
 	out = fake_do(f, c->op, before, &res);
 
+	fake_read_counts(f, &now);
 	pte = memvirt_p2m_read(fake_ptep(f));
 	KUNIT_EXPECT_EQ_MSG(test, out, c->out, "%s", c->name);
 	KUNIT_EXPECT_STREQ(test, memvirt_p2m_state_name(memvirt_pte_state(pte)),
 			   memvirt_p2m_state_name(c->to));
 	KUNIT_EXPECT_EQ(test, memvirt_pte_maps_zero_frame(pte), c->to_frame);
+	KUNIT_EXPECT_EQ(test, memvirt_pte_in_writeback(pte), c->wb);
+	if (c->data)
+		KUNIT_EXPECT_TRUE_MSG(test, fake_page_has_bytes(f, pte),
+				      "the gfn's page lost its bytes (pte %#llx)", pte);
+	if (c->act)
+		KUNIT_EXPECT_STREQ(test, memvirt_store_act_name(memvirt_store_action(from, c->op)),
+				   memvirt_store_act_name(c->act));
 	KUNIT_EXPECT_EQ(test, f->allocs, c->allocs);
 	KUNIT_EXPECT_EQ(test, f->unmaps, c->unmaps);
 	if (c->unmaps)
 		KUNIT_EXPECT_EQ(test, f->unmapped_gfn, GFN);
 	KUNIT_EXPECT_EQ(test, res.done, (u64)c->freed);
 	KUNIT_EXPECT_EQ(test, res.pinned, (u64)c->pinned);
-	KUNIT_EXPECT_EQ(test, atomic_long_read(&f->vm.stats.pinned_skips) - pinned_skips,
-			(long)c->pinned);
-	KUNIT_EXPECT_EQ(test, atomic_long_read(&f->vm.stats.resident) - resident,
+	KUNIT_EXPECT_EQ(test, now.pinned_skips - was.pinned_skips, (long)c->pinned);
+	KUNIT_EXPECT_EQ(test, now.resident - was.resident,
 			(long)(c->resident == RESIDENT_FROM_ALLOCS ? c->allocs - c->freed :
 			       c->resident));
-	KUNIT_EXPECT_EQ(test, atomic_long_read(&f->vm.stats.shared) - shared, (long)c->shared);
+	KUNIT_EXPECT_EQ(test, now.shared - was.shared, (long)c->shared);
+	KUNIT_EXPECT_EQ(test, now.compressed - was.compressed, (long)c->compressed);
+	KUNIT_EXPECT_EQ(test, now.swapped - was.swapped, (long)c->swapped);
+	KUNIT_EXPECT_EQ(test, (long)(now.slots - was.slots), (long)c->slots);
+	KUNIT_EXPECT_EQ(test, now.errors - was.errors, (long)c->errors);
+	KUNIT_EXPECT_EQ(test, now.rejects - was.rejects, (long)c->rejects);
+	KUNIT_EXPECT_EQ(test, now.cancelled - was.cancelled, (long)c->cancelled);
+	/* A slot freed is the gfn's own. */
+	if (c->slots)
+		KUNIT_EXPECT_FALSE(test, test_bit(SLOT, f->vm.swap.slots));
 	if (c->start == ST_PRIVATE_PINNED)
 		put_page(before);	/* the pin */
-	fake_vm_destroy(f);
+	fake_vm_destroy(test, f);
+}
+
+/*
+ * A failed swap-in that read ahead: the read of the gfn and its neighbour
+ * in the next slot fails, is retried for the gfn alone and fails again.
+ * Only the gfn is lost; the neighbour, and a gfn in a slot not next to
+ * it, stay SWAPPED, unlocked, in their slots.
+ */
+static void memvirt_store_swapin_error_spares_neighbours(struct kunit *test)
+{
+	static const u64 slot[] = { 10, 11, 20 };	/* of GFN, GFN + 1, GFN + 2 */
+	struct memvirt_range_result res = {};
+	struct memvirt_vm_swap *sw;
+	struct fake_vm *f;
+	unsigned int i;
+	bool ok = true;
+	u64 *ptep;
+
+	f = fake_vm_create(test);
+	sw = &f->vm.swap;
+	fake_give_slots(test, f);
+	for (i = 0; i < ARRAY_SIZE(slot); i++) {
+		ptep = fake_ptep_of(f, GFN + i);
+		memvirt_p2m_lock_gfn(&f->vm.p2m, ptep);
+		ok &= fake_set_swapped(f, ptep, slot[i]);
+		memvirt_p2m_unlock_gfn(&f->vm.p2m, ptep);
+	}
+	KUNIT_ASSERT_TRUE(test, ok);
+	KUNIT_ASSERT_EQ(test, sw->used, 3ULL);
+
+	KUNIT_EXPECT_EQ(test, fake_do(f, MEMVIRT_OP_FAULT_READ, NULL, &res), O_EIO);
+
+	/* The gfn's page and its neighbour's, both freed. */
+	KUNIT_EXPECT_EQ(test, f->allocs, 2);
 	KUNIT_EXPECT_EQ(test, atomic_long_read(&f->vm.stats.resident), 0L);
-	KUNIT_EXPECT_EQ(test, atomic_long_read(&f->vm.stats.shared), 0L);
+	KUNIT_EXPECT_EQ(test, memvirt_p2m_read(fake_ptep_of(f, GFN)),
+			memvirt_pte_mk_nopage(MEMVIRT_P2M_ERROR));
+	for (i = 1; i < ARRAY_SIZE(slot); i++) {
+		ptep = fake_ptep_of(f, GFN + i);
+		KUNIT_EXPECT_FALSE_MSG(test, memvirt_p2m_gfn_is_locked(ptep), "gfn + %u", i);
+		KUNIT_EXPECT_EQ_MSG(test, memvirt_p2m_read(ptep),
+				    memvirt_pte_mk_stored(MEMVIRT_P2M_SWAPPED, slot[i]),
+				    "gfn + %u", i);
+		KUNIT_EXPECT_TRUE_MSG(test, test_bit(slot[i], sw->slots), "slot %llu", slot[i]);
+	}
+	KUNIT_EXPECT_FALSE(test, test_bit(slot[0], sw->slots));
+	KUNIT_EXPECT_EQ(test, sw->used, 2ULL);
+	KUNIT_EXPECT_EQ(test, atomic_long_read(&f->vm.stats.swapped), 2L);
+	KUNIT_EXPECT_EQ(test, atomic_long_read(&f->vm.stats.swap_errors), 1L);
+	KUNIT_EXPECT_EQ(test, atomic_long_read(&f->vm.stats.swap_ins), 0L);
+	fake_vm_destroy(test, f);
 }
 
 /* Every (state, operation) pair of the table is one of the cases above. */
@@ -482,10 +824,13 @@ static void memvirt_store_table_is_covered(struct kunit *test)
 		[MEMVIRT_P2M_BALLOONED] = ST_BALLOONED,
 		[MEMVIRT_P2M_COMPRESSED] = ST_COMPRESSED,
 		[MEMVIRT_P2M_SWAPPED] = ST_SWAPPED,
+		[MEMVIRT_P2M_ERROR] = ST_ERROR,
 	};
 	unsigned int state, op, i;
 	bool found;
 
+	/* A new state needs its start, and its cases. */
+	static_assert(ARRAY_SIZE(start_of_state) == MEMVIRT_P2M_ERROR + 1);
 	for (state = 0; state < ARRAY_SIZE(start_of_state); state++) {
 		for (op = 0; op < MEMVIRT_NR_OPS; op++) {
 			found = false;
@@ -499,30 +844,68 @@ static void memvirt_store_table_is_covered(struct kunit *test)
 	}
 }
 
-/* Every cell is filled; only states that read as zero get zeroes or a zero frame. */
+static bool state_is_stored(unsigned int state)
+{
+	return state == MEMVIRT_P2M_COMPRESSED || state == MEMVIRT_P2M_SWAPPED;
+}
+
+static bool op_is_access(unsigned int op)
+{
+	return op <= MEMVIRT_OP_POPULATE;
+}
+
+static bool op_frees(unsigned int op)
+{
+	return op == MEMVIRT_OP_PUNCH || op == MEMVIRT_OP_TRUNCATE || op == MEMVIRT_OP_TEARDOWN;
+}
+
+/*
+ * Every cell is filled; only states that read as zero get zeroes or a zero
+ * frame; only stored states load, and punch, truncate and teardown free
+ * what they hold (anything else would leak a cache entry or a slot); only
+ * ERROR refuses, and it refuses every access.
+ */
 static void memvirt_store_table_invariants(struct kunit *test)
 {
 	unsigned int state, op;
 	enum memvirt_act act;
 	u64 pte;
 
-	for (state = 0; state <= MEMVIRT_P2M_SWAPPED; state++) {
+	for (state = 0; state <= MEMVIRT_P2M_ERROR; state++) {
 		for (op = 0; op < MEMVIRT_NR_OPS; op++) {
 			act = memvirt_store_action(state, op);
 			KUNIT_EXPECT_NE_MSG(test, act, MEMVIRT_ACT_INVALID, "%s on %s left out",
 					    memvirt_store_op_name(op),
 					    memvirt_p2m_state_name(state));
+			KUNIT_EXPECT_STRNEQ(test, memvirt_store_act_name(act), "invalid");
 			pte = memvirt_pte_mk_nopage(state);
 			if (act == MEMVIRT_ACT_ZEROES || act == MEMVIRT_ACT_ZERO_FRAME)
 				KUNIT_EXPECT_TRUE(test, memvirt_pte_reads_zero(pte));
 			if (op == MEMVIRT_OP_QUERY || op == MEMVIRT_OP_DUMP)
 				KUNIT_EXPECT_EQ(test, act, MEMVIRT_ACT_REPORT);
+			KUNIT_EXPECT_EQ_MSG(test, act == MEMVIRT_ACT_LOAD,
+					    state_is_stored(state) && op_is_access(op),
+					    "%s on %s", memvirt_store_op_name(op),
+					    memvirt_p2m_state_name(state));
+			KUNIT_EXPECT_EQ_MSG(test, act == MEMVIRT_ACT_REFUSE,
+					    state == MEMVIRT_P2M_ERROR && op_is_access(op),
+					    "%s on %s", memvirt_store_op_name(op),
+					    memvirt_p2m_state_name(state));
+			if (state_is_stored(state) && op_frees(op))
+				KUNIT_EXPECT_EQ(test, act, MEMVIRT_ACT_DROP);
 		}
 	}
+	for (op = 0; op < MEMVIRT_NR_OPS; op++)
+		KUNIT_EXPECT_STRNEQ(test, memvirt_store_op_name(op), "invalid");
+	KUNIT_EXPECT_STREQ(test, memvirt_store_op_name(MEMVIRT_OP_COMPRESS), "compress");
+	KUNIT_EXPECT_STREQ(test, memvirt_store_op_name(MEMVIRT_OP_SWAP), "swap");
+	KUNIT_EXPECT_STREQ(test, memvirt_store_act_name(MEMVIRT_ACT_LOAD), "load");
+	KUNIT_EXPECT_STREQ(test, memvirt_store_act_name(MEMVIRT_ACT_REFUSE), "refuse");
 }
 
 static struct kunit_case memvirt_store_cases[] = {
 	KUNIT_CASE_PARAM(memvirt_store_op_on_state, store_cases_gen_params),
+	KUNIT_CASE(memvirt_store_swapin_error_spares_neighbours),
 	KUNIT_CASE(memvirt_store_table_is_covered),
 	KUNIT_CASE(memvirt_store_table_invariants),
 	{}

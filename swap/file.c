@@ -31,13 +31,13 @@
 #include <linux/falloc.h>
 #include <linux/file.h>
 #include <linux/fs.h>
+#include <linux/kthread.h>
 #include <linux/mount.h>
 #include <linux/namei.h>
 #include <linux/sched/task.h>
 #include <linux/seq_file.h>
 #include <linux/slab.h>
 #include <linux/uio.h>
-#include <linux/workqueue.h>
 
 #include "module/compat.h"
 #include "module/kunit_export.h"
@@ -315,40 +315,48 @@ void memvirt_swap_file_io(struct memvirt_vm *vm, struct kiocb *iocb, struct iov_
 }
 
 /**
- * struct memvirt_swap_read - a synchronous read, issued by memvirt_swap_io_wq.
- * @work:	the work item, on the reader's stack.
+ * struct memvirt_swap_read - a read submitted by the memvirt_swapio thread.
+ * @work:	the submission, on the reader's stack.
+ * @iocb:	the direct-I/O kiocb.
+ * @bv:		its I/O vector.
  * @vm:		the VM.
  * @pages:	the pages.
  * @nr:		how many.
  * @slot:	the first slot.
- * @err:	the result.
+ * @ret:	the result.
  * @done:	completed when the read is over.
  */
 struct memvirt_swap_read {
-	struct work_struct work;
+	struct kthread_work work;
+	struct kiocb iocb;
+	struct bio_vec bv[MEMVIRT_READAHEAD_MAX + 1];
 	struct memvirt_vm *vm;
 	struct page **pages;
 	unsigned int nr;
 	u64 slot;
-	int err;
+	long ret;
 	struct completion done;
 };
 
-static void memvirt_swap_read_fn(struct work_struct *work)
+static void memvirt_swap_read_done(struct kiocb *iocb, long ret)
+{
+	struct memvirt_swap_read *r = container_of(iocb, struct memvirt_swap_read, iocb);
+
+	r->ret = ret;
+	complete(&r->done);
+}
+
+static void memvirt_swap_read_fn(struct kthread_work *work)
 {
 	struct memvirt_swap_read *r = container_of(work, struct memvirt_swap_read, work);
-	struct bio_vec bv[MEMVIRT_READAHEAD_MAX + 1];
 	struct iov_iter iter;
-	struct kiocb iocb;
 	ssize_t ret;
 
-	memvirt_swap_file_io(r->vm, &iocb, &iter, bv, r->pages, r->nr, r->slot, READ);
-	ret = r->vm->swap.file->f_op->read_iter(&iocb, &iter);
-	if (ret == (ssize_t)r->nr << PAGE_SHIFT)
-		r->err = 0;
-	else
-		r->err = ret < 0 ? ret : -EIO;
-	complete(&r->done);
+	memvirt_swap_file_io(r->vm, &r->iocb, &iter, r->bv, r->pages, r->nr, r->slot, READ);
+	r->iocb.ki_complete = memvirt_swap_read_done;
+	ret = r->vm->swap.file->f_op->read_iter(&r->iocb, &iter);
+	if (ret != -EIOCBQUEUED)
+		memvirt_swap_read_done(&r->iocb, ret);
 }
 
 /**
@@ -358,28 +366,39 @@ static void memvirt_swap_read_fn(struct work_struct *work)
  * @nr: how many, at most MEMVIRT_READAHEAD_MAX + 1.
  * @slot: the first slot.
  *
- * The read is issued by memvirt_swap_io_wq (swap.c says why); the caller
- * waits for it, uninterruptibly: it holds the gfn lock of the data.
+ * The read is submitted by the memvirt_swapio thread (swap.c says why);
+ * the caller waits for it, uninterruptibly: it holds the gfn lock.
  *
  * Return: 0, or a negative errno (-EIO for a short read).
  */
 int memvirt_swap_file_read(struct memvirt_vm *vm, struct page **pages, unsigned int nr,
 			   u64 slot)
 {
-	struct memvirt_swap_read r = {
-		.vm = vm, .pages = pages, .nr = nr, .slot = slot,
-	};
+	struct memvirt_swap_read *r;
+	long ret;
 
 	if (WARN_ON_ONCE(nr > MEMVIRT_READAHEAD_MAX + 1))
 		return -EINVAL;
 	if (!vm->swap.file)	/* only a test's fake VM has slots and no file */
 		return -EIO;
-	INIT_WORK_ONSTACK(&r.work, memvirt_swap_read_fn);
-	init_completion(&r.done);
-	queue_work(memvirt_swap_io_wq, &r.work);
-	wait_for_completion(&r.done);
-	destroy_work_on_stack(&r.work);
-	return r.err;
+	r = kmalloc(sizeof(*r), GFP_NOIO);
+	if (!r)
+		return -ENOMEM;
+	r->vm = vm;
+	r->pages = pages;
+	r->nr = nr;
+	r->slot = slot;
+	init_completion(&r->done);
+	kthread_init_work(&r->work, memvirt_swap_read_fn);
+	kthread_queue_work(memvirt_swap_io, &r->work);
+	wait_for_completion(&r->done);
+	/* The thread may still be returning from the submission. */
+	kthread_flush_work(&r->work);
+	ret = r->ret;
+	kfree(r);
+	if (ret == (long)nr << PAGE_SHIFT)
+		return 0;
+	return ret < 0 ? ret : -EIO;
 }
 
 MEMVIRT_EXPORT_FOR_KUNIT(memvirt_swap_file_read);

@@ -18,8 +18,9 @@
  *   its PRIVATE leaf, with the WB bit set, and a reference for the write,
  *   and joins a write request of consecutive slots; else it stays.
  *
- * The requests are submitted after the run's locks are dropped, under one
- * block plug: asynchronous direct-I/O writes, up to 64 pages each.
+ * The requests are queued after the run's locks are dropped, for the
+ * memvirt_swapio thread to submit: asynchronous direct-I/O writes, up to 64
+ * pages of consecutive slots each.
  *
  * DOC: writeback completion
  *
@@ -41,9 +42,11 @@
  * write(), populate) brings it back synchronously under its gfn lock,
  * into a new private page: decompressed from the cache, or read from the
  * swap file with a direct-I/O read. A swap-in also reads up to
- * swapin_readahead following gfns that are SWAPPED in the following slots,
- * in the same read, taking their gfn locks only if they are free; they come
- * back with their A bits clear, first in line for the next reclaim. The
+ * swapin_readahead of the next 64 gfns that are SWAPPED in the following
+ * slots (skipping gfns in other states: the pages of a run that compressed
+ * well), in the same read, taking their gfn locks only if they are free;
+ * they come back with their A bits clear, first in line for the next
+ * reclaim. The
  * cache entry or slot is freed: a page brought back is dirty as far as
  * swap is concerned. If the read fails (or an entry does not decompress),
  * the gfn becomes ERROR: every access fails (SIGBUS, -EIO, -EFAULT from
@@ -69,6 +72,7 @@
 #include <linux/completion.h>
 #include <linux/fs.h>
 #include <linux/highmem.h>
+#include <linux/kthread.h>
 #include <linux/lz4.h>
 #include <linux/mm.h>
 #include <linux/pagemap.h>
@@ -83,6 +87,7 @@
 #include "swap/swap.h"
 
 struct memvirt_swap_stats memvirt_swap_stats;
+MEMVIRT_EXPORT_FOR_KUNIT(memvirt_swap_stats);
 struct memvirt_swap_knobs memvirt_swap_knobs = {
 	.cache_percent = MEMVIRT_CACHE_PERCENT_DEFAULT,
 	.swapin_readahead = MEMVIRT_READAHEAD_DEFAULT,
@@ -120,10 +125,10 @@ struct memvirt_swap_batch {
  * @id:		eviction: the cache entry id each page came from.
  * @page:	the pages, each with a reference of the request's.
  * @bv:		the I/O vector.
- * @work:	submits the write from memvirt_swap_io_wq.
+ * @work:	submits the write from the memvirt_swapio thread.
  */
 struct memvirt_swap_req {
-	struct work_struct work;
+	struct kthread_work work;
 	struct kiocb iocb;
 	struct list_head node;
 	struct memvirt_vm *vm;
@@ -160,15 +165,17 @@ struct memvirt_swap_ctx {
 
 static struct workqueue_struct *memvirt_swap_wq;
 /*
- * Every read and write of a swap file is issued from here, never from the
- * task that needs it: a fault holds its mm's mmap_lock, and the swap
- * file's filesystem takes its inode lock for direct I/O, while that
- * filesystem's write() takes the inode lock before faulting user memory.
- * The two orders are only a cycle for lockdep (nobody writes to a swap
- * file with a buffer mapped from guest RAM), but only this keeps lockdep
- * able to see the real ones.
+ * Every read and write of a swap file is issued by one kernel thread,
+ * memvirt_swapio, never by the task that needs it: a fault holds its mm's
+ * mmap_lock, and the swap file's filesystem takes its inode lock for
+ * direct I/O, while that filesystem's write() takes the inode lock before
+ * faulting user memory. The two orders are only a cycle for lockdep
+ * (nobody writes to a swap file from a buffer mapped from guest RAM), but
+ * this keeps lockdep able to see the real ones. The thread only submits:
+ * reads and writes complete asynchronously. One named thread also lets a
+ * test fail exactly memvirt's I/O (fail_make_request's task filter).
  */
-struct workqueue_struct *memvirt_swap_io_wq;
+struct kthread_worker *memvirt_swap_io;
 static LIST_HEAD(memvirt_swap_done_list);
 static DEFINE_SPINLOCK(memvirt_swap_done_lock);
 
@@ -215,8 +222,12 @@ static bool memvirt_swap_finish_page(struct memvirt_vm *vm, u64 *ptep, struct pa
 
 	if (ours && ok) {
 		lock_page(page);
-		/* The P2M's reference and the write's; nothing can map it. */
-		if (!WARN_ON_ONCE(page_count(page) != 2 || page_mapped(page))) {
+		/*
+		 * The P2M's reference and the write's: nothing can map it (a
+		 * fault clears WB first). A passing speculative reference
+		 * keeps it resident, as a pin would.
+		 */
+		if (page_count(page) == 2 && !page_mapped(page)) {
 			__memvirt_store_release_isolated(vm, ptep, page,
 							 memvirt_pte_mk_stored(MEMVIRT_P2M_SWAPPED,
 									       slot));
@@ -226,8 +237,6 @@ static bool memvirt_swap_finish_page(struct memvirt_vm *vm, u64 *ptep, struct pa
 	}
 	if (ours)
 		memvirt_p2m_set(ptep, pte & ~MEMVIRT_PTE_WB);
-	else if (ok)
-		atomic_long_inc(&memvirt_swap_stats.writeback_cancelled);
 	return false;
 }
 
@@ -274,11 +283,10 @@ static void memvirt_swap_finish(struct memvirt_swap_req *req)
 			memvirt_p2m_unlock_gfn(&vm->p2m, ptep);
 		}
 		trace_swap_out(vm->id, req->gfn[i], req->slot + i, ok ? 0 : (int)req->ret);
-		if (swapped) {
+		if (swapped)
 			done++;
-		} else {
+		else
 			memvirt_swap_slot_free(vm, req->slot + i, 1);
-		}
 		put_page(req->page[i]);	/* the write's reference, or the copy */
 	}
 	if (!ok) {
@@ -288,6 +296,9 @@ static void memvirt_swap_finish(struct memvirt_swap_req *req)
 				   req->ret < 0 ? req->ret : -EIO);
 	}
 	memvirt_swap_account(vm, done);
+	/* A waiting caller (the reclaim ioctl) counts its own reclaimed pages. */
+	if (!req->batch && !req->evict)
+		atomic_long_add(done, &vm->stats.reclaimed);
 	atomic_long_add(done, &vm->stats.swap_outs);
 	atomic_long_add(done, &memvirt_swap_stats.swap_outs);
 	if (req->batch)
@@ -349,8 +360,8 @@ static bool memvirt_swap_queue(struct memvirt_vm *vm, struct memvirt_swap_ctx *c
 	return true;
 }
 
-/* Issues one write request (memvirt_swap_io_wq). */
-static void memvirt_swap_write_fn(struct work_struct *work)
+/* Issues one write request (the memvirt_swapio thread). */
+static void memvirt_swap_write_fn(struct kthread_work *work)
 {
 	struct memvirt_swap_req *req = container_of(work, struct memvirt_swap_req, work);
 	struct memvirt_vm *vm = req->vm;
@@ -365,7 +376,7 @@ static void memvirt_swap_write_fn(struct work_struct *work)
 		memvirt_swap_write_done(&req->iocb, ret);
 }
 
-/* Queues the run's requests for memvirt_swap_io_wq, its locks dropped. */
+/* Queues the run's requests for the memvirt_swapio thread, its locks dropped. */
 static void memvirt_swap_submit(struct memvirt_vm *vm, struct memvirt_swap_ctx *ctx)
 {
 	struct memvirt_vm_swap *sw = &vm->swap;
@@ -379,8 +390,8 @@ static void memvirt_swap_submit(struct memvirt_vm *vm, struct memvirt_swap_ctx *
 		atomic_long_add(req->nr, &memvirt_swap_stats.writeback_inflight);
 		if (req->batch)
 			atomic_inc(&req->batch->pending);
-		INIT_WORK(&req->work, memvirt_swap_write_fn);
-		queue_work(memvirt_swap_io_wq, &req->work);
+		kthread_init_work(&req->work, memvirt_swap_write_fn);
+		kthread_queue_work(memvirt_swap_io, &req->work);
 	}
 	ctx->nr_req = 0;
 }
@@ -405,7 +416,7 @@ static bool memvirt_swap_out_page(struct memvirt_vm *vm, struct memvirt_swap_ctx
 				  u64 gfn, u64 *ptep, struct page *page,
 				  enum memvirt_swap_mode mode, struct memvirt_swap_result *res)
 {
-	u64 id;
+	u64 id, pte;
 	int err;
 
 	if (memvirt_swap_page_is_zero(page)) {
@@ -416,9 +427,8 @@ static bool memvirt_swap_out_page(struct memvirt_vm *vm, struct memvirt_swap_ctx
 	if (mode != MEMVIRT_SWAP_FILE) {
 		err = memvirt_zcache_store(vm, gfn, page, ctx->wrkmem, ctx->buf, &id);
 		if (!err) {
-			__memvirt_store_release_isolated(vm, ptep, page,
-							 memvirt_pte_mk_stored(MEMVIRT_P2M_COMPRESSED,
-									       id));
+			pte = memvirt_pte_mk_stored(MEMVIRT_P2M_COMPRESSED, id);
+			__memvirt_store_release_isolated(vm, ptep, page, pte);
 			res->compressed++;
 			return true;
 		}
@@ -625,63 +635,69 @@ int memvirt_swap_evict(struct memvirt_vm *vm, const u64 *gfns, unsigned int nr)
 
 /* Swap-in. */
 
+/* How far past a faulting gfn readahead looks for its slot neighbours. */
+#define MEMVIRT_READAHEAD_WINDOW	MEMVIRT_STORE_BATCH
+
 /*
- * Readahead: locks and gives a page to up to swapin_readahead gfns after
- * @gfn (in its leaf table) that are SWAPPED in the slots after @slot.
- * Returns how many; their pages go to @pages.
+ * Readahead: finds up to swapin_readahead gfns after @gfn (in its leaf
+ * table, within MEMVIRT_READAHEAD_WINDOW) that are SWAPPED in the slots
+ * right after @slot, in order, skipping gfns in any other state (a run's
+ * pages that compressed well went to the cache, the others to consecutive
+ * slots). Locks each (only if its lock is free) and gives it a page.
+ * Returns how many; their entries go to @pteps, their pages to @pages.
  */
 static unsigned int memvirt_swap_readahead(struct memvirt_vm *vm, u64 gfn, u64 *ptep,
-					   u64 slot, struct page **pages)
+					   u64 slot, u64 **pteps, struct page **pages)
 {
-	unsigned int max = min3(READ_ONCE(memvirt_swap_knobs.swapin_readahead),
-				(unsigned int)MEMVIRT_READAHEAD_MAX,
-				memvirt_p2m_leaf_room(gfn) - 1);
-	unsigned int n;
-	u64 pte;
+	unsigned int max = min_t(unsigned int, READ_ONCE(memvirt_swap_knobs.swapin_readahead),
+				 MEMVIRT_READAHEAD_MAX);
+	unsigned int window = min_t(unsigned int, MEMVIRT_READAHEAD_WINDOW,
+				    memvirt_p2m_leaf_room(gfn) - 1);
+	unsigned int i, n = 0;
+	u64 *p, pte;
 
-	for (n = 0; n < max; n++) {
-		pte = memvirt_p2m_read(ptep + 1 + n);
-		if (memvirt_pte_state(pte) != MEMVIRT_P2M_SWAPPED ||
-		    memvirt_pte_where(pte) != slot + 1 + n)
+	for (i = 1; i <= window && n < max; i++) {
+		p = ptep + i;
+		pte = memvirt_p2m_read(p);
+		if (memvirt_pte_state(pte) != MEMVIRT_P2M_SWAPPED)
+			continue;
+		if (memvirt_pte_where(pte) != slot + 1 + n || !memvirt_p2m_trylock_gfn(&vm->p2m, p))
 			break;
-		if (!memvirt_p2m_trylock_gfn(&vm->p2m, ptep + 1 + n))
-			break;
-		pte = memvirt_p2m_read(ptep + 1 + n);
+		pte = memvirt_p2m_read(p);
 		if (memvirt_pte_state(pte) != MEMVIRT_P2M_SWAPPED ||
 		    memvirt_pte_where(pte) != slot + 1 + n)
 			goto unlock;
 		pages[n] = vm->store_ops->alloc_guest_page(vm, NULL, true);
 		if (!pages[n])
 			goto unlock;
+		pteps[n++] = p;
 	}
 	return n;
 unlock:
-	memvirt_p2m_unlock_gfn(&vm->p2m, ptep + 1 + n);
+	memvirt_p2m_unlock_gfn(&vm->p2m, p);
 	return n;
 }
 
-/* Undoes memvirt_swap_readahead() for gfns [@from, @n) after @ptep. */
-static void memvirt_swap_readahead_drop(struct memvirt_vm *vm, u64 *ptep, struct page **pages,
-					unsigned int from, unsigned int n)
+/* Undoes memvirt_swap_readahead(). */
+static void memvirt_swap_readahead_drop(struct memvirt_vm *vm, u64 **pteps, struct page **pages,
+					unsigned int n)
 {
 	unsigned int i;
 
-	for (i = from; i < n; i++) {
+	for (i = 0; i < n; i++) {
 		put_page(pages[i]);
-		memvirt_p2m_unlock_gfn(&vm->p2m, ptep + 1 + i);
+		memvirt_p2m_unlock_gfn(&vm->p2m, pteps[i]);
 	}
 }
 
 /* A locked gfn whose data is lost: ERROR, every access fails from now on. */
 static struct page *memvirt_swap_lost(struct memvirt_vm *vm, u64 gfn, u64 *ptep, int err)
 {
-	u64 pte = memvirt_p2m_read(ptep);
+	bool swapped = memvirt_pte_state(memvirt_p2m_read(ptep)) == MEMVIRT_P2M_SWAPPED;
 
 	pr_err_ratelimited("vm %llu (%s): gfn 0x%llx: %s failed (%d): its accesses fail until it is punched\n",
 			   vm->id, vm->name, gfn,
-			   memvirt_pte_state(pte) == MEMVIRT_P2M_SWAPPED ? "reading it from the swap file"
-									 : "decompressing it",
-			   err);
+			   swapped ? "reading it from the swap file" : "decompressing it", err);
 	__memvirt_swap_drop(vm, ptep);
 	memvirt_p2m_set(ptep, memvirt_pte_mk_nopage(MEMVIRT_P2M_ERROR));
 	memvirt_swap_error(vm);
@@ -702,6 +718,7 @@ struct page *__memvirt_swap_load(struct memvirt_vm *vm, u64 gfn, u64 *ptep,
 				 struct vm_fault *vmf)
 {
 	struct page *pages[MEMVIRT_READAHEAD_MAX + 1];
+	u64 *pteps[MEMVIRT_READAHEAD_MAX + 1];
 	u64 pte = memvirt_p2m_read(ptep);
 	u64 where = memvirt_pte_where(pte);
 	unsigned int i, ra = 0;
@@ -721,11 +738,11 @@ struct page *__memvirt_swap_load(struct memvirt_vm *vm, u64 gfn, u64 *ptep,
 		__memvirt_store_install(vm, ptep, pages[0]);
 		return pages[0];
 	}
-	ra = memvirt_swap_readahead(vm, gfn, ptep, where, pages + 1);
+	ra = memvirt_swap_readahead(vm, gfn, ptep, where, pteps + 1, pages + 1);
 	err = memvirt_swap_file_read(vm, pages, 1 + ra, where);
 	if (err && ra) {
 		/* Which page failed is unknown: the neighbours stay swapped. */
-		memvirt_swap_readahead_drop(vm, ptep, pages + 1, 0, ra);
+		memvirt_swap_readahead_drop(vm, pteps + 1, pages + 1, ra);
 		ra = 0;
 		err = memvirt_swap_file_read(vm, pages, 1, where);
 	}
@@ -734,11 +751,12 @@ struct page *__memvirt_swap_load(struct memvirt_vm *vm, u64 gfn, u64 *ptep,
 		put_page(pages[0]);
 		return memvirt_swap_lost(vm, gfn, ptep, err);
 	}
+	pteps[0] = ptep;
 	for (i = 0; i <= ra; i++) {
 		memvirt_swap_slot_free(vm, where + i, 1);
-		__memvirt_store_install(vm, ptep + i, pages[i]);
+		__memvirt_store_install(vm, pteps[i], pages[i]);
 		if (i)
-			memvirt_p2m_unlock_gfn(&vm->p2m, ptep + i);
+			memvirt_p2m_unlock_gfn(&vm->p2m, pteps[i]);
 	}
 	memvirt_swap_account(vm, -(long)(1 + ra));
 	atomic_long_add(1 + ra, &vm->stats.swap_ins);
@@ -822,6 +840,7 @@ void memvirt_swap_enforce_limit(struct memvirt_vm *vm)
 		memvirt_swap_out_range(vm, start, end, MEMVIRT_SWAP_COLD,
 				       charge - inflight - target, false, &res);
 		sw->hand = end;
+		atomic_long_add(res.zeroed + res.compressed, &vm->stats.reclaimed);
 		swept += end - start;
 		if (res.zeroed + res.compressed)
 			swept = 0;
@@ -905,9 +924,9 @@ int memvirt_swap_init(void)
 		err = -ENOMEM;
 		goto out_zcache;
 	}
-	memvirt_swap_io_wq = alloc_workqueue("memvirt_swap_io", WQ_UNBOUND | WQ_MEM_RECLAIM, 0);
-	if (!memvirt_swap_io_wq) {
-		err = -ENOMEM;
+	memvirt_swap_io = kthread_create_worker(0, "memvirt_swapio");
+	if (IS_ERR(memvirt_swap_io)) {
+		err = PTR_ERR(memvirt_swap_io);
 		goto out_wq;
 	}
 	return 0;
@@ -923,7 +942,7 @@ out_file:
 
 void memvirt_swap_exit(void)
 {
-	destroy_workqueue(memvirt_swap_io_wq);
+	kthread_destroy_worker(memvirt_swap_io);
 	destroy_workqueue(memvirt_swap_wq);
 	memvirt_zcache_exit();
 	memvirt_swap_file_exit();

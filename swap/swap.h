@@ -23,10 +23,11 @@
  *   5. sw->slot_lock (spinlock), memvirt_zcache.lock (spinlock), the
  *      xarray lock of sw->entries: innermost, nothing sleeps under them.
  *
- * Reads and writes of the swap file are direct I/O kiocbs issued from the
- * memvirt_swap_io workqueue, never by the task that needs them (which may
- * hold mmap_lock, the gfn lock): the filesystem maps the blocks and takes
- * its own locks there, and the page cache never holds a copy of guest RAM.
+ * Reads and writes of the swap file are asynchronous direct-I/O kiocbs
+ * submitted by the memvirt_swapio kernel thread, never by the task that
+ * needs them (which may hold mmap_lock, the gfn lock): the filesystem maps
+ * the blocks and takes its own locks there, and the page cache never holds
+ * a copy of guest RAM.
  */
 #ifndef MEMVIRT_SWAP_H
 #define MEMVIRT_SWAP_H
@@ -48,7 +49,7 @@ struct page;
 struct seq_file;
 struct super_block;
 struct vm_fault;
-struct workqueue_struct;
+struct kthread_worker;
 
 /* Compressed pages larger than this go to the swap file (ESX's rule). */
 #define MEMVIRT_ZCACHE_MAX_LEN		(PAGE_SIZE / 2)
@@ -78,8 +79,8 @@ struct workqueue_struct;
 struct memvirt_vm_swap {
 	struct file *file;
 	char *path;
-	struct mutex resize_lock;
-	spinlock_t slot_lock;
+	struct mutex resize_lock;	/* the file's creation and size */
+	spinlock_t slot_lock;		/* @slots, @nr_slots, @used, @hint */
 	unsigned long *slots;
 	u64 bitmap_bits;
 	u64 nr_slots;
@@ -89,7 +90,7 @@ struct memvirt_vm_swap {
 	u32 next_id;
 	atomic_t inflight;
 	wait_queue_head_t wait;
-	struct mutex reclaim_lock;
+	struct mutex reclaim_lock;	/* one limit reclaimer */
 	u64 hand;
 };
 
@@ -114,7 +115,7 @@ struct memvirt_swap_knobs {
 };
 
 extern struct memvirt_swap_stats memvirt_swap_stats;
-extern struct workqueue_struct *memvirt_swap_io_wq;
+extern struct kthread_worker *memvirt_swap_io;
 extern struct memvirt_swap_knobs memvirt_swap_knobs;
 
 /* What a swap-out pass did (MEMVIRT_IOC_RECLAIM's outputs). */

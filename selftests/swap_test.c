@@ -1310,6 +1310,46 @@ TEST_F(sw, swapin_readahead_reads_following_slots)
 	sw_expect_drained(_metadata, &self->g0);
 }
 
+/*
+ * COMPRESS sends a run's incompressible pages to consecutive slots and the
+ * rest to the cache or ZERO: a swap-in reads ahead the next SWAPPED gfns in
+ * the following slots, skipping gfns in other states (within 64 gfns).
+ */
+TEST_F(sw, swapin_readahead_skips_gfns_not_swapped)
+{
+	struct mix_counts m = mix_counts();
+	struct memvirt_reclaim r;
+	unsigned char st[NPAGES];
+	u64 g, n = 0;
+
+	fill_mix(_metadata, &self->v, 43);
+	reclaim(_metadata, &self->v, MEMVIRT_RECLAIM_COMPRESS, 0, NPAGES, &r);
+	EXPECT_PASS(r, m.c + m.r + m.z, m.c, m.r, m.z, 0);
+	sw_expect_slots(_metadata, self->v.id, m.r, first_slots(m.r));
+	SW_SET("swapin_readahead", 8);
+	/* the first random gfn and the next 8 */
+	EXPECT_HOLDS(&self->v, 1, K_RANDOM, 43, false);
+	EXPECT_EQ(9ULL, swap_ins(_metadata, &self->v));
+	ASSERT_EQ(0, mv_query(self->v.fd, 0, NPAGES, st));
+	for (g = 0; g < MIX_END; g++) {
+		unsigned char want = mix_state(g, false, true), got = st[g];
+
+		if (mix_kind(g) == K_RANDOM && n++ < 9)
+			want = MEMVIRT_GFN_PRIVATE;
+		EXPECT_EQ(want, got & MEMVIRT_GFN_STATE_MASK)
+			TH_LOG("gfn %llu (%s): state 0x%x", (unsigned long long)g,
+			       kind_names[mix_kind(g)], got);
+	}
+	/* the rest in one swap-in */
+	SW_SET("swapin_readahead", 64);
+	EXPECT_HOLDS(&self->v, 28, K_RANDOM, 43, true);
+	EXPECT_EQ(m.r, swap_ins(_metadata, &self->v));
+	sw_expect_slots(_metadata, self->v.id, 0, "");
+	expect_mix(_metadata, &self->v, 43);
+	EXPECT_EQ(m.r, swap_ins(_metadata, &self->v));
+	sw_expect_drained(_metadata, &self->g0);
+}
+
 /* Page @g is kind @k except @n bytes of @val at @off. */
 static bool holds_patched(struct vmf *v, u64 g, enum kind k, u32 salt,
 			  size_t off, size_t n, unsigned char val)

@@ -61,13 +61,17 @@
  * coldest pages. Cold means the P2M's A bit is clear: every fault that maps
  * a page sets it. A clock hand sweeps the VM's gfns: a page with A set has
  * it cleared and its mappings zapped (its next access refaults and sets it
- * again: zap-to-sample), a page with A clear has not been touched since
- * the hand last passed and is taken. Hot pages so get a second chance, and
- * a sweep that finds nothing to take in two turns of the hand gives up:
- * the access goes ahead over the limit rather than wait for ever.
+ * again: zap-to-sample), and is then left alone for MEMVIRT_HOT_SWEEPS
+ * turns of the hand (the AGE bits of its leaf count them down), so that a
+ * page in steady use does not refault on every turn; a page with A clear
+ * when the hand reaches it has not been touched since it was last sampled
+ * and is taken. A sweep that finds nothing to take in MEMVIRT_HOT_SWEEPS + 2
+ * turns of the hand gives up: the access goes ahead over the limit rather
+ * than wait for ever.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
+#include <linux/bitfield.h>
 #include <linux/bvec.h>
 #include <linux/completion.h>
 #include <linux/fs.h>
@@ -95,6 +99,12 @@ struct memvirt_swap_knobs memvirt_swap_knobs = {
 
 /* Reclaim to this many pages below the limit, so not every fault reclaims. */
 #define MEMVIRT_LIMIT_SLACK	MEMVIRT_STORE_BATCH
+/*
+ * A page the clock finds used is zapped (to see its next use) and then
+ * skipped by this many sweeps: a page in steady use costs a refault every
+ * MEMVIRT_HOT_SWEEPS + 1 turns of the hand, not every turn.
+ */
+#define MEMVIRT_HOT_SWEEPS	2
 /* A reclaimer waits while this many of the VM's pages are being written. */
 #define MEMVIRT_INFLIGHT_MAX	1024
 
@@ -490,9 +500,16 @@ static void memvirt_swap_out_run(struct memvirt_vm *vm, struct memvirt_swap_ctx 
 		}
 		if (memvirt_pte_in_writeback(pte))
 			continue;
+		if (mode == MEMVIRT_SWAP_COLD && (pte & MEMVIRT_PTE_AGE_MASK)) {
+			/* Recently used: left alone for a few sweeps. */
+			memvirt_p2m_set(ptep + i, pte - FIELD_PREP(MEMVIRT_PTE_AGE_MASK, 1));
+			continue;
+		}
 		if (mode == MEMVIRT_SWAP_COLD && memvirt_pte_is_accessed(pte)) {
-			/* Hot: sample it again after this zap. */
-			memvirt_p2m_set(ptep + i, pte & ~MEMVIRT_PTE_A);
+			/* Used since the last sample: zap to sample it again, later. */
+			pte &= ~(MEMVIRT_PTE_A | MEMVIRT_PTE_AGE_MASK);
+			memvirt_p2m_set(ptep + i, pte | FIELD_PREP(MEMVIRT_PTE_AGE_MASK,
+								   MEMVIRT_HOT_SWEEPS));
 			__set_bit(i, zap);
 			continue;
 		}
@@ -804,8 +821,9 @@ static u64 memvirt_swap_charge(struct memvirt_vm *vm)
  *
  * Reclaims the VM's coldest pages (cache, else swap file) until its charge,
  * less the pages being written out, is MEMVIRT_LIMIT_SLACK below the limit.
- * Waits while too many of its pages are being written. Gives up after two
- * turns of the clock hand that took nothing, and on a fatal signal.
+ * Waits while too many of its pages are being written. Gives up after
+ * MEMVIRT_HOT_SWEEPS + 2 turns of the clock hand that took nothing, and on a
+ * fatal signal.
  */
 void memvirt_swap_enforce_limit(struct memvirt_vm *vm)
 {
@@ -832,7 +850,7 @@ void memvirt_swap_enforce_limit(struct memvirt_vm *vm)
 			continue;
 		}
 		pages = memvirt_vm_pages(vm);
-		if (!pages || swept > 2 * pages)
+		if (!pages || swept > (MEMVIRT_HOT_SWEEPS + 2) * pages)
 			break;
 		start = sw->hand < pages ? sw->hand : 0;
 		end = min(start + MEMVIRT_P2M_ENTRIES, pages);

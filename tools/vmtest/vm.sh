@@ -104,6 +104,21 @@ append="$append printk.devkmsg=on kmemleak=on nokaslr"
 # alloc/free stack of every object, which KASAN records already).
 append="$append numa=fake=2"
 [ "$(kernel_flavour "$kernel")" = debug ] && append="$append slub_debug=FZP"
+# acpi=noirq on the debug kernels, or their swap disk has no interrupt:
+# enabling its PCI device (virtio_pci_probe -> acpi_pci_irq_enable) runs
+# QEMU's _PRT, a 128-round AML While loop, in the ACPI interpreter, whose
+# every small allocation KASAN and kmemleak give a stack trace. Under TCG
+# that takes over 30 s even on an idle host, so ACPICA aborts it
+# (AE_AML_LOOP_TIMEOUT, "can't derive routing for PCI INT A"); the debug
+# kernels have no MSI, so virtio_blk then waits forever for its first
+# read. On a loaded host the non-preemptible probe is also reported as a
+# soft lockup or an RCU stall. With acpi=noirq the kernel takes the CPUs,
+# the I/O APIC and the PCI interrupt routing from SeaBIOS's MP and PIRQ
+# tables instead of ACPI's MADT and _PRT (the same two CPUs, I/O APIC and
+# timer pin; the disk gets IRQ 10); ACPI still scans PCI. The distro
+# kernels (no KASAN) run _PRT quickly, use MSI-X, and keep ACPI
+# routing.
+[ "$(kernel_flavour "$kernel")" = debug ] && append="$append acpi=noirq"
 # Single-threaded TCG, two vCPUs on one socket (both kernels have ACPI, so
 # both come up). With multi-threaded TCG, QEMU 7.2 now and then stops
 # delivering interrupts to the L1 kernel while a nested KVM guest runs: the
@@ -129,7 +144,8 @@ qemu=(qemu-system-x86_64 -accel "${QEMU_ACCEL:-tcg,thread=single}" -cpu max -smp
       # same disk, so both sides see one device with one cache mode; its
       # figures are guest-side I/O costs (requests, bytes, CPU under TCG), not
       # the latency of a real disk, where flushes would cost more.
-      -drive "if=none,id=swapdisk,file=$swap_disk,format=raw,cache=unsafe"
+      # (A comma in the path is doubled: QEMU's option syntax.)
+      -drive "if=none,id=swapdisk,file=${swap_disk//,/,,},format=raw,cache=unsafe"
       -device "virtio-blk-pci,drive=swapdisk,serial=memvirt-swap")
 if [ "$mode" = shell ]; then
 	# Not exec: the swap disk is removed when QEMU ends (the EXIT trap).

@@ -7,4 +7,5 @@ step -t 60 load 'insmod /memvirt/memvirt.ko && mkdir -p /run/memvirt && mount -t
 step -t 1500 fault_bench '/tests/fault_bench'
 step -t 1500 reclaim_bench '/tests/reclaim_bench'
 step -t 600 dedup_bench '/tests/dedup_bench'
+step -t 1000 swap_bench '/tests/swap_bench'
 PLAN

@@ -330,28 +330,23 @@ static void expect_vm_attrs(struct __test_metadata *_metadata, struct vmf *v,
 
 /*
  * GET_STATS of @v into *@st; the VM's sysfs counters must agree, and its
- * pages add up: every gfn is resident, zero, shared, compressed or swapped
- * (@error_gfns of them ERROR).
+ * pages add up: resident + shared + zero + compressed + swapped is the
+ * size (Documentation/uapi.rst: zero is what the others leave, ERROR gfns
+ * included).
  */
-static void vm_stats_err(struct __test_metadata *_metadata, struct vmf *v,
-			 struct memvirt_stats *st, u64 error_gfns)
+static void vm_stats(struct __test_metadata *_metadata, struct vmf *v,
+		     struct memvirt_stats *st)
 {
 	mv_stats_get(_metadata, v->fd, st);
 	ASSERT_EQ((u32)MEMVIRT_STATS_SIZE_VER3, st->size);
 	expect_vm_attrs(_metadata, v, st);
 	EXPECT_EQ(st->size_bytes / MV_PAGE, st->resident + st->zero +
-		  st->shared + st->compressed + st->swapped + error_gfns)
+		  st->shared + st->compressed + st->swapped)
 		TH_LOG("resident %llu zero %llu shared %llu compressed %llu swapped %llu",
 		       st->resident, st->zero, st->shared, st->compressed,
 		       st->swapped);
 	EXPECT_LE(st->compressed_bytes, st->compressed * SW_MAX_ZLEN);
 	EXPECT_EQ(st->compressed_bytes == 0, st->compressed == 0);
-}
-
-static void vm_stats(struct __test_metadata *_metadata, struct vmf *v,
-		     struct memvirt_stats *st)
-{
-	vm_stats_err(_metadata, v, st, 0);
 }
 
 /* vmf_open() that fails the test. */
@@ -1869,7 +1864,7 @@ static void fi_expect_error_gfn(struct __test_metadata *_metadata,
 	expect_state(_metadata, v, bad, 1, MEMVIRT_GFN_ERROR);
 	expect_state(_metadata, v, 0, bad, MEMVIRT_GFN_SWAPPED);
 	expect_state(_metadata, v, bad + 1, 7 - bad, MEMVIRT_GFN_SWAPPED);
-	vm_stats_err(_metadata, v, &st, 1);
+	vm_stats(_metadata, v, &st);
 	EXPECT_EQ(1ULL, st.swap_errors);
 	EXPECT_EQ(0ULL, st.swap_ins);
 	EXPECT_EQ(7ULL, st.swapped);
@@ -1887,7 +1882,7 @@ static void fi_expect_error_gfn(struct __test_metadata *_metadata,
 	for (g = 0; g < 8; g++)
 		if (g != bad)
 			EXPECT_HOLDS(v, g, K_RANDOM, salt, g % 2);
-	vm_stats_err(_metadata, v, &st, 1);
+	vm_stats(_metadata, v, &st);
 	EXPECT_EQ(7ULL, st.swap_ins);
 	EXPECT_EQ(0ULL, st.swapped);
 	EXPECT_EQ(7ULL, st.resident);

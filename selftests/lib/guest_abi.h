@@ -130,6 +130,16 @@ enum vmm_prog {
 	 * running the same program on the same range.
 	 */
 	VMM_PROG_DUP_CHURN,
+	/*
+	 * CHURN with contents of three kinds (vmm_mix_word()): zero pages,
+	 * pages that compress well and pages that do not. param is
+	 * VMM_MIX_PARAM(first, n): passes first .. first + n - 1 over
+	 * [start, end), each checking every page holds what the previous
+	 * pass wrote (zero before pass 0) and writing this pass's content; a
+	 * last sweep checks the final one. n = 0 only checks pass first - 1.
+	 * For compression and swap: each pass changes every page's kind.
+	 */
+	VMM_PROG_MIX_CHURN,
 	VMM_NR_PROGS
 };
 
@@ -211,6 +221,49 @@ static inline u64 vmm_dup_word(u64 gfn, u64 word, u64 pass)
 {
 	return vmm_dup_is_zero(gfn, pass) ? 0 :
 	       vmm_pattern(gfn % VMM_DUP_GROUPS, word, VMM_DUP_SEED + pass);
+}
+
+/*
+ * vmm_mix_word - word @word of page @gfn after MIX_CHURN pass @pass. The
+ * page's kind (vmm_mix_kind()) rotates with the pass: all zero; compressible
+ * (one 64-bit value repeated, every 64th word from the pattern: LZ4 makes
+ * it a few hundred bytes); or the pattern (incompressible), half the pages.
+ */
+#define VMM_MIX_SEED		0x3131ULL
+#define VMM_MIX_PARAM(first, n)	((u64)(first) << 32 | (u32)(n))
+#define VMM_MIX_FIRST(param)	((param) >> 32)
+#define VMM_MIX_PASSES(param)	((param) & 0xffffffffULL)
+
+enum vmm_mix_kind {
+	VMM_MIX_ZERO,
+	VMM_MIX_COMPRESSIBLE,
+	VMM_MIX_RANDOM,
+};
+
+static inline enum vmm_mix_kind vmm_mix_kind(u64 gfn, u64 pass)
+{
+	switch ((gfn * 3 + pass) % 4) {
+	case 0:
+		return VMM_MIX_ZERO;
+	case 1:
+		return VMM_MIX_COMPRESSIBLE;
+	default:
+		return VMM_MIX_RANDOM;
+	}
+}
+
+static inline u64 vmm_mix_word(u64 gfn, u64 word, u64 pass)
+{
+	switch (vmm_mix_kind(gfn, pass)) {
+	case VMM_MIX_ZERO:
+		return 0;
+	case VMM_MIX_COMPRESSIBLE:
+		if (word % 64)
+			return (gfn << 24 | pass << 8 | 0x5a) + (word % 8);
+		/* fall through */
+	default:
+		return vmm_pattern(gfn, word, VMM_MIX_SEED + pass);
+	}
 }
 
 /* The image header, written by guest/start.S at VMM_CODE_GPA. */

@@ -213,6 +213,37 @@ static void prog_dup_churn(const struct guest_args *a)
 	guest_report(VMM_REPORT_PAGES, pages);
 }
 
+/* Like prog_churn(), with vmm_mix_word() contents and a first pass. */
+static void prog_mix_churn(const struct guest_args *a)
+{
+	u64 first = VMM_MIX_FIRST(a->param), last = first + VMM_MIX_PASSES(a->param);
+	u64 pass, gpa, gfn, w, v, want, bad = 0, zero = 0, pages = 0;
+
+	for (pass = first; pass <= last; pass++) {
+		for (gpa = a->start; gpa < a->end; gpa += VMM_PAGE_SIZE) {
+			volatile u64 *p = guest_gpa_ptr(gpa);
+
+			gfn = gpa >> VMM_PAGE_SHIFT;
+			if (!pass || vmm_mix_kind(gfn, pass - 1) == VMM_MIX_ZERO)
+				zero++;
+			for (w = 0; w < VMM_WORDS_PER_PAGE; w++) {
+				v = p[w];
+				want = pass ? vmm_mix_word(gfn, w, pass - 1) : 0;
+				if (v != want)
+					note_bad(&bad, gfn, w, v);
+			}
+			pages++;
+			if (pass == last)
+				continue;
+			for (w = 0; w < VMM_WORDS_PER_PAGE; w++)
+				p[w] = vmm_mix_word(gfn, w, pass);
+		}
+	}
+	guest_report(VMM_REPORT_MISMATCHES, bad);
+	guest_report(VMM_REPORT_ZERO_PAGES, zero);
+	guest_report(VMM_REPORT_PAGES, pages);
+}
+
 static void (*const progs[VMM_NR_PROGS])(const struct guest_args *a) = {
 	[VMM_PROG_FILL] = prog_fill,
 	[VMM_PROG_VERIFY] = prog_verify,
@@ -223,6 +254,7 @@ static void (*const progs[VMM_NR_PROGS])(const struct guest_args *a) = {
 	[VMM_PROG_TOUCH_TIMED] = prog_touch_timed,
 	[VMM_PROG_CHURN] = prog_churn,
 	[VMM_PROG_DUP_CHURN] = prog_dup_churn,
+	[VMM_PROG_MIX_CHURN] = prog_mix_churn,
 };
 
 void guest_main(u64 vcpu, u64 start, u64 end, u64 param, u64 prog)

@@ -197,37 +197,31 @@ static const struct attribute_group memvirt_attr_group = {
 };
 
 /*
- * /sys/kernel/memvirt/dedup/: the sharing scanner's knobs, which wake it,
- * and the host-wide sharing counters (table-driven, as the VMs' are).
+ * The component directories /sys/kernel/memvirt/dedup/ and swap/: knobs
+ * (unsigned ints in [@min, @max]; a change calls @changed, which wakes the
+ * component) and host-wide counters (atomic_long_t), table-driven as the
+ * VMs' are.
  */
-/*
- * The scanner's knobs: unsigned ints of struct memvirt_dedup_knobs in
- * [@min, @max]; a change wakes the scanner.
- */
-struct memvirt_dedup_knob {
+struct memvirt_uint_knob {
 	struct kobj_attribute attr;
-	size_t offset;
+	unsigned int *val;
 	unsigned int min;
 	unsigned int max;
+	void (*changed)(void);
 };
 
-#define to_dedup_knob(a)	container_of(a, struct memvirt_dedup_knob, attr)
+#define to_uint_knob(a)	container_of(a, struct memvirt_uint_knob, attr)
 
-static unsigned int *memvirt_dedup_knob_ptr(const struct memvirt_dedup_knob *k)
+static ssize_t memvirt_uint_knob_show(struct kobject *kobj, struct kobj_attribute *attr,
+				      char *buf)
 {
-	return (void *)&memvirt_dedup_knobs + k->offset;
+	return sysfs_emit(buf, "%u\n", READ_ONCE(*to_uint_knob(attr)->val));
 }
 
-static ssize_t memvirt_dedup_knob_show(struct kobject *kobj, struct kobj_attribute *attr,
-				       char *buf)
+static ssize_t memvirt_uint_knob_store(struct kobject *kobj, struct kobj_attribute *attr,
+				       const char *buf, size_t count)
 {
-	return sysfs_emit(buf, "%u\n", READ_ONCE(*memvirt_dedup_knob_ptr(to_dedup_knob(attr))));
-}
-
-static ssize_t memvirt_dedup_knob_store(struct kobject *kobj, struct kobj_attribute *attr,
-					const char *buf, size_t count)
-{
-	const struct memvirt_dedup_knob *k = to_dedup_knob(attr);
+	const struct memvirt_uint_knob *k = to_uint_knob(attr);
 	u64 val;
 	int err;
 
@@ -238,54 +232,54 @@ static ssize_t memvirt_dedup_knob_store(struct kobject *kobj, struct kobj_attrib
 		return err;
 	if (val < k->min || val > k->max)
 		return -EINVAL;
-	WRITE_ONCE(*memvirt_dedup_knob_ptr(k), val);
-	memvirt_dedup_kick();
+	WRITE_ONCE(*k->val, val);
+	k->changed();
 	return count;
 }
 
-#define MEMVIRT_DEDUP_KNOB(_name, _min, _max)					\
-	static struct memvirt_dedup_knob memvirt_dedup_knob_##_name = {	\
+#define MEMVIRT_UINT_KNOB(_dir, _name, _min, _max, _changed)			\
+	static struct memvirt_uint_knob memvirt_##_dir##_knob_##_name = {	\
 		.attr = { .attr = { .name = __stringify(_name), .mode = 0644 },	\
-			  .show = memvirt_dedup_knob_show,			\
-			  .store = memvirt_dedup_knob_store },			\
-		.offset = offsetof(struct memvirt_dedup_knobs, _name),		\
-		.min = (_min), .max = (_max),					\
+			  .show = memvirt_uint_knob_show,			\
+			  .store = memvirt_uint_knob_store },			\
+		.val = &memvirt_##_dir##_knobs._name,				\
+		.min = (_min), .max = (_max), .changed = (_changed),		\
 	}
-MEMVIRT_DEDUP_KNOB(run, 0, 1);
-MEMVIRT_DEDUP_KNOB(pages_to_scan, 1, MEMVIRT_DEDUP_PAGES_TO_SCAN_MAX);
-MEMVIRT_DEDUP_KNOB(sleep_millisecs, 0, MEMVIRT_DEDUP_SLEEP_MAX);
-MEMVIRT_DEDUP_KNOB(cpu_percent, 1, 100);
 
-struct memvirt_dedup_counter {
+struct memvirt_counter {
 	struct kobj_attribute attr;
-	size_t offset;	/* of an atomic_long_t in struct memvirt_dedup_stats */
+	atomic_long_t *val;
 };
 
-static ssize_t memvirt_dedup_counter_show(struct kobject *kobj, struct kobj_attribute *attr,
-					  char *buf)
+static ssize_t memvirt_counter_show(struct kobject *kobj, struct kobj_attribute *attr,
+				    char *buf)
 {
-	const struct memvirt_dedup_counter *c = container_of(attr, struct memvirt_dedup_counter,
-							     attr);
-
 	return sysfs_emit(buf, "%ld\n",
-			  atomic_long_read((void *)&memvirt_dedup_stats + c->offset));
+			  atomic_long_read(container_of(attr, struct memvirt_counter, attr)->val));
 }
 
-#define MEMVIRT_DEDUP_COUNTER(_name)						\
-	static struct memvirt_dedup_counter memvirt_dedup_counter_##_name = {	\
+#define MEMVIRT_COUNTER(_dir, _name)						\
+	static struct memvirt_counter memvirt_##_dir##_counter_##_name = {	\
 		.attr = { .attr = { .name = __stringify(_name), .mode = 0444 },	\
-			  .show = memvirt_dedup_counter_show },			\
-		.offset = offsetof(struct memvirt_dedup_stats, _name),		\
+			  .show = memvirt_counter_show },			\
+		.val = &memvirt_##_dir##_stats._name,				\
 	}
-MEMVIRT_DEDUP_COUNTER(shared);
-MEMVIRT_DEDUP_COUNTER(sharing);
-MEMVIRT_DEDUP_COUNTER(zero);
-MEMVIRT_DEDUP_COUNTER(cow_breaks);
-MEMVIRT_DEDUP_COUNTER(pages_scanned);
-MEMVIRT_DEDUP_COUNTER(full_scans);
-MEMVIRT_DEDUP_COUNTER(hint_hits);
-MEMVIRT_DEDUP_COUNTER(false_matches);
-MEMVIRT_DEDUP_COUNTER(pinned_skips);
+
+/* /sys/kernel/memvirt/dedup/: a knob change wakes the scanner. */
+MEMVIRT_UINT_KNOB(dedup, run, 0, 1, memvirt_dedup_kick);
+MEMVIRT_UINT_KNOB(dedup, pages_to_scan, 1, MEMVIRT_DEDUP_PAGES_TO_SCAN_MAX, memvirt_dedup_kick);
+MEMVIRT_UINT_KNOB(dedup, sleep_millisecs, 0, MEMVIRT_DEDUP_SLEEP_MAX, memvirt_dedup_kick);
+MEMVIRT_UINT_KNOB(dedup, cpu_percent, 1, 100, memvirt_dedup_kick);
+
+MEMVIRT_COUNTER(dedup, shared);
+MEMVIRT_COUNTER(dedup, sharing);
+MEMVIRT_COUNTER(dedup, zero);
+MEMVIRT_COUNTER(dedup, cow_breaks);
+MEMVIRT_COUNTER(dedup, pages_scanned);
+MEMVIRT_COUNTER(dedup, full_scans);
+MEMVIRT_COUNTER(dedup, hint_hits);
+MEMVIRT_COUNTER(dedup, false_matches);
+MEMVIRT_COUNTER(dedup, pinned_skips);
 
 /* Pages sharing saves: gfns that share, less the frames they share. */
 static ssize_t saved_show(struct kobject *kobj, struct kobj_attribute *attr, char *buf)
@@ -323,85 +317,22 @@ static const struct attribute_group memvirt_dedup_group = {
 
 /*
  * /sys/kernel/memvirt/swap/: the compression cache's and swap's knobs and
- * host-wide counters.
+ * host-wide counters. A knob change kicks the cache's evictor: a smaller
+ * cache evicts at once.
  */
-struct memvirt_swap_knob {
-	struct kobj_attribute attr;
-	size_t offset;	/* of an unsigned int in struct memvirt_swap_knobs */
-	unsigned int max;
-};
+MEMVIRT_UINT_KNOB(swap, cache_percent, 0, 100, memvirt_zcache_kick);
+MEMVIRT_UINT_KNOB(swap, swapin_readahead, 0, MEMVIRT_READAHEAD_MAX, memvirt_zcache_kick);
 
-static ssize_t memvirt_swap_knob_show(struct kobject *kobj, struct kobj_attribute *attr,
-				      char *buf)
-{
-	const struct memvirt_swap_knob *k = container_of(attr, struct memvirt_swap_knob, attr);
-
-	return sysfs_emit(buf, "%u\n",
-			  READ_ONCE(*(unsigned int *)((void *)&memvirt_swap_knobs + k->offset)));
-}
-
-static ssize_t memvirt_swap_knob_store(struct kobject *kobj, struct kobj_attribute *attr,
-				       const char *buf, size_t count)
-{
-	const struct memvirt_swap_knob *k = container_of(attr, struct memvirt_swap_knob, attr);
-	u64 val;
-	int err;
-
-	if (!capable(CAP_SYS_ADMIN))
-		return -EPERM;
-	err = memvirt_parse_u64(buf, &val);
-	if (err)
-		return err;
-	if (val > k->max)
-		return -EINVAL;
-	WRITE_ONCE(*(unsigned int *)((void *)&memvirt_swap_knobs + k->offset), val);
-	/* A smaller cache evicts at once. */
-	memvirt_zcache_kick();
-	return count;
-}
-
-#define MEMVIRT_SWAP_KNOB(_name, _max)						\
-	static struct memvirt_swap_knob memvirt_swap_knob_##_name = {		\
-		.attr = { .attr = { .name = __stringify(_name), .mode = 0644 },	\
-			  .show = memvirt_swap_knob_show,			\
-			  .store = memvirt_swap_knob_store },			\
-		.offset = offsetof(struct memvirt_swap_knobs, _name),		\
-		.max = (_max),							\
-	}
-MEMVIRT_SWAP_KNOB(cache_percent, 100);
-MEMVIRT_SWAP_KNOB(swapin_readahead, MEMVIRT_READAHEAD_MAX);
-
-struct memvirt_swap_counter {
-	struct kobj_attribute attr;
-	size_t offset;	/* of an atomic_long_t in struct memvirt_swap_stats */
-};
-
-static ssize_t memvirt_swap_counter_show(struct kobject *kobj, struct kobj_attribute *attr,
-					 char *buf)
-{
-	const struct memvirt_swap_counter *c = container_of(attr, struct memvirt_swap_counter,
-							    attr);
-
-	return sysfs_emit(buf, "%ld\n",
-			  atomic_long_read((void *)&memvirt_swap_stats + c->offset));
-}
-
-#define MEMVIRT_SWAP_COUNTER(_name)						\
-	static struct memvirt_swap_counter memvirt_swap_counter_##_name = {	\
-		.attr = { .attr = { .name = __stringify(_name), .mode = 0444 },	\
-			  .show = memvirt_swap_counter_show },			\
-		.offset = offsetof(struct memvirt_swap_stats, _name),		\
-	}
-MEMVIRT_SWAP_COUNTER(compressed);
-MEMVIRT_SWAP_COUNTER(compressed_bytes);
-MEMVIRT_SWAP_COUNTER(swapped);
-MEMVIRT_SWAP_COUNTER(swap_outs);
-MEMVIRT_SWAP_COUNTER(swap_ins);
-MEMVIRT_SWAP_COUNTER(compress_rejects);
-MEMVIRT_SWAP_COUNTER(swap_errors);
-MEMVIRT_SWAP_COUNTER(evictions);
-MEMVIRT_SWAP_COUNTER(writeback_cancelled);
-MEMVIRT_SWAP_COUNTER(writeback_inflight);
+MEMVIRT_COUNTER(swap, compressed);
+MEMVIRT_COUNTER(swap, compressed_bytes);
+MEMVIRT_COUNTER(swap, swapped);
+MEMVIRT_COUNTER(swap, swap_outs);
+MEMVIRT_COUNTER(swap, swap_ins);
+MEMVIRT_COUNTER(swap, compress_rejects);
+MEMVIRT_COUNTER(swap, swap_errors);
+MEMVIRT_COUNTER(swap, evictions);
+MEMVIRT_COUNTER(swap, writeback_cancelled);
+MEMVIRT_COUNTER(swap, writeback_inflight);
 
 static ssize_t pool_bytes_show(struct kobject *kobj, struct kobj_attribute *attr, char *buf)
 {

@@ -145,16 +145,22 @@ static void fake_give_slots(struct kunit *test, struct fake_vm *f)
 }
 
 /*
- * Make the locked gfn at @ptep SWAPPED in @slot, taken with the real slot
- * allocator, and count it as a swap-out's completion does (the swap-in or
- * drop that follows takes it back). False if the slot was taken.
+ * Make the locked gfn at @ptep SWAPPED in @slot, marked used as the slot
+ * allocator would (which takes the lowest free one, not a chosen one), and
+ * count it as a swap-out's completion does (the swap-in or drop that
+ * follows takes it back). False if the slot was taken.
  */
 static bool fake_set_swapped(struct fake_vm *f, u64 *ptep, u64 slot)
 {
-	u64 got;
+	struct memvirt_vm_swap *sw = &f->vm.swap;
+	bool taken;
 
-	f->vm.swap.hint = slot;
-	if (!memvirt_swap_slot_alloc(&f->vm, 1, &got) || got != slot)
+	spin_lock(&sw->slot_lock);
+	taken = __test_and_set_bit(slot, sw->slots);
+	if (!taken)
+		sw->used++;
+	spin_unlock(&sw->slot_lock);
+	if (taken)
 		return false;
 	memvirt_p2m_set(ptep, memvirt_pte_mk_stored(MEMVIRT_P2M_SWAPPED, slot));
 	atomic_long_inc(&f->vm.stats.swapped);

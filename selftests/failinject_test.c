@@ -309,10 +309,13 @@ static bool fail_nth_hit(struct __test_metadata *_metadata, int fd)
  * either ENOMEM and leaves no file and no VM, or it survives the failure
  * (a debugfs entry is best effort) and the file and its VM are complete.
  * Until the create runs without reaching the armed point: all were tried.
+ * Each point creates and removes a VM's sysfs directory (about 50 files
+ * since compression and swap) under KASAN: 20 to 40 s on a debug kernel
+ * with four VMs sharing two cores, over the harness's default 30 s.
  */
 #define MAX_CREATE_POINTS	400U
 
-TEST_F(fi, create_file_enomem_leaves_nothing)
+TEST_F_TIMEOUT(fi, create_file_enomem_leaves_nothing, 120)
 {
 	unsigned int n, enomem = 0, survived = 0;
 	char path[PATH_MAX];

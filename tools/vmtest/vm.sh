@@ -77,9 +77,10 @@ esac
 # guest's ext4lazyinit thread then has nothing to do in the background
 # during the tests), and lazy_journal_init skips zeroing the 64 MiB journal,
 # which reads as zeroes anyway. About 40 ms and 4 MiB of real blocks.
-# Fixed UUID and directory hash seed: every run formats the same bytes;
-# -m 0: no blocks reserved for root, so free space is what statfs says
-# is available.
+# A fixed UUID and directory hash seed, so the filesystem and the order of
+# its directories are the same in every run (only timestamps differ);
+# -m 0: no blocks reserved for root, so statfs's available blocks are all
+# the free blocks.
 swap_disk=$out/swap.img
 SWAP_DISK_SIZE=8G
 make_swap_disk() {

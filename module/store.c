@@ -607,7 +607,8 @@ struct memvirt_store_run {
 	struct page *zero_frame;
 };
 
-static bool memvirt_page_is_zero(struct page *page)
+/* Does @page hold only zeroes? (Zero reclaim, and swap-out: never written.) */
+bool memvirt_page_is_zero(struct page *page)
 {
 	void *addr = kmap_local_page(page);
 	bool zero = !memchr_inv(addr, 0, PAGE_SIZE);

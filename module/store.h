@@ -117,6 +117,7 @@ void __memvirt_store_release_isolated(struct memvirt_vm *vm, u64 *ptep, struct p
 				      u64 pte);
 void __memvirt_store_install(struct memvirt_vm *vm, u64 *ptep, struct page *page);
 bool memvirt_page_is_exclusive(struct memvirt_vm *vm, struct page *page);
+bool memvirt_page_is_zero(struct page *page);
 
 /**
  * struct memvirt_range_result - what a range operation did.

@@ -75,7 +75,6 @@
 #include <linux/bvec.h>
 #include <linux/completion.h>
 #include <linux/fs.h>
-#include <linux/highmem.h>
 #include <linux/kthread.h>
 #include <linux/lz4.h>
 #include <linux/mm.h>
@@ -159,7 +158,8 @@ struct memvirt_swap_req {
  * @buf:	compressed bytes.
  * @req:	write requests the current run built, not yet submitted.
  * @nr_req:	their number.
- * @batch:	the caller's batch, or NULL if it does not wait.
+ * @batch:	@own if the caller waits for the pass's writes, else NULL.
+ * @own:	the batch of a caller that waits.
  * @want:	stop once this many pages are taken (or queued to be).
  * @taken:	pages taken so far.
  */
@@ -169,6 +169,7 @@ struct memvirt_swap_ctx {
 	struct memvirt_swap_req *req[MEMVIRT_STORE_BATCH];
 	unsigned int nr_req;
 	struct memvirt_swap_batch *batch;
+	struct memvirt_swap_batch own;
 	u64 want;
 	u64 taken;
 };
@@ -409,15 +410,6 @@ static void memvirt_swap_submit(struct memvirt_vm *vm, struct memvirt_swap_ctx *
 
 /* Swap-out. */
 
-static bool memvirt_swap_page_is_zero(struct page *page)
-{
-	void *addr = kmap_local_page(page);
-	bool zero = !memchr_inv(addr, 0, PAGE_SIZE);
-
-	kunmap_local(addr);
-	return zero;
-}
-
 /*
  * One isolated page of a locked run: ZERO, COMPRESSED, or queued for the
  * swap file (WB set, the write's reference taken, unlocked); false if it
@@ -430,7 +422,7 @@ static bool memvirt_swap_out_page(struct memvirt_vm *vm, struct memvirt_swap_ctx
 	u64 id, pte;
 	int err;
 
-	if (memvirt_swap_page_is_zero(page)) {
+	if (memvirt_page_is_zero(page)) {
 		__memvirt_store_free_isolated(vm, ptep, page, MEMVIRT_P2M_ZERO);
 		res->zeroed++;
 		return true;
@@ -545,26 +537,56 @@ static void memvirt_swap_out_run(struct memvirt_vm *vm, struct memvirt_swap_ctx 
  * Swap-out over gfns [@start, @end), up to @want pages; waits for the
  * writes if @res is to count them (@wait).
  */
+/* A pass's scratch, taking up to @want pages; @wait: its writes are waited for. */
+static struct memvirt_swap_ctx *memvirt_swap_ctx_alloc(u64 want, bool wait)
+{
+	struct memvirt_swap_ctx *ctx = kvmalloc(sizeof(*ctx), GFP_KERNEL);
+
+	if (!ctx)
+		return NULL;
+	ctx->nr_req = 0;
+	ctx->want = want;
+	ctx->taken = 0;
+	ctx->batch = wait ? &ctx->own : NULL;
+	atomic_set(&ctx->own.pending, 1);
+	init_completion(&ctx->own.done);
+	atomic_long_set(&ctx->own.swapped, 0);
+	return ctx;
+}
+
+/*
+ * Ends a pass: waits for its writes if it is to, frees its scratch.
+ * Returns the pages those writes swapped out (0 if not waited for).
+ */
+static long memvirt_swap_ctx_free(struct memvirt_swap_ctx *ctx)
+{
+	long swapped = 0;
+
+	if (ctx->batch) {
+		if (!atomic_dec_and_test(&ctx->batch->pending))
+			wait_for_completion(&ctx->batch->done);
+		swapped = atomic_long_read(&ctx->batch->swapped);
+	}
+	kvfree(ctx);
+	return swapped;
+}
+
+/*
+ * Swap-out over gfns [@start, @end), up to @want pages; waits for the
+ * writes if @res is to count them (@wait).
+ */
 static int memvirt_swap_out_range(struct memvirt_vm *vm, u64 start, u64 end,
 				  enum memvirt_swap_mode mode, u64 want, bool wait,
 				  struct memvirt_swap_result *res)
 {
-	struct memvirt_swap_batch batch;
 	struct memvirt_swap_ctx *ctx;
 	struct memvirt_p2m_iter iter;
 	unsigned int nr;
 	int err = 0;
 
-	ctx = kvmalloc(sizeof(*ctx), GFP_KERNEL);
+	ctx = memvirt_swap_ctx_alloc(want, wait);
 	if (!ctx)
 		return -ENOMEM;
-	ctx->nr_req = 0;
-	ctx->want = want;
-	ctx->taken = 0;
-	ctx->batch = wait ? &batch : NULL;
-	atomic_set(&batch.pending, 1);
-	init_completion(&batch.done);
-	atomic_long_set(&batch.swapped, 0);
 	while (start < end && ctx->taken < ctx->want) {
 		memvirt_p2m_iter_start(&iter, &vm->p2m, start, end);
 		if (!iter.valid)
@@ -579,12 +601,7 @@ static int memvirt_swap_out_range(struct memvirt_vm *vm, u64 start, u64 end,
 		}
 		cond_resched();
 	}
-	if (wait) {
-		if (!atomic_dec_and_test(&batch.pending))
-			wait_for_completion(&batch.done);
-		res->swapped += atomic_long_read(&batch.swapped);
-	}
-	kvfree(ctx);
+	res->swapped += memvirt_swap_ctx_free(ctx);
 	return err;
 }
 
@@ -620,20 +637,13 @@ MEMVIRT_EXPORT_FOR_KUNIT(memvirt_swap_out);
  */
 int memvirt_swap_evict(struct memvirt_vm *vm, const u64 *gfns, unsigned int nr)
 {
-	struct memvirt_swap_result res = {};
-	struct memvirt_swap_batch batch;
 	struct memvirt_swap_ctx *ctx;
 	unsigned int i;
 	u64 *ptep;
 
-	ctx = kvmalloc(sizeof(*ctx), GFP_KERNEL);
+	ctx = memvirt_swap_ctx_alloc(nr, true);
 	if (!ctx)
 		return -ENOMEM;
-	ctx->nr_req = 0;
-	ctx->batch = &batch;
-	atomic_set(&batch.pending, 1);
-	init_completion(&batch.done);
-	atomic_long_set(&batch.swapped, 0);
 	for (i = 0; i < nr; i++) {
 		ptep = memvirt_p2m_find(&vm->p2m, gfns[i]);
 		if (!ptep)
@@ -644,11 +654,7 @@ int memvirt_swap_evict(struct memvirt_vm *vm, const u64 *gfns, unsigned int nr)
 		memvirt_p2m_unlock_gfn(&vm->p2m, ptep);
 	}
 	memvirt_swap_submit(vm, ctx);
-	if (!atomic_dec_and_test(&batch.pending))
-		wait_for_completion(&batch.done);
-	res.swapped = atomic_long_read(&batch.swapped);
-	kvfree(ctx);
-	return res.swapped;
+	return memvirt_swap_ctx_free(ctx);
 }
 
 /* Swap-in. */

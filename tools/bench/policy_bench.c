@@ -1415,13 +1415,14 @@ static double obs_truth(const struct obs *o, bool active)
  * -1 if it closed fewer than MIN_PERIODS periods by then.
  */
 static double est_err(const struct bench *b, int i, double *max_err, double *mean_est,
-		      double *mean_true)
+		      double *mean_true, const struct obs **worst)
 {
 	const struct gres *g = &b->res[SYS_MEMVIRT].g[i];
 	double sum = 0, e, t;
 	u32 k, n = 0;
 
 	*max_err = *mean_est = *mean_true = 0;
+	*worst = NULL;
 	for (k = 0; k < g->nobs; k++) {
 		const struct obs *o = &g->obs[k];
 
@@ -1434,8 +1435,10 @@ static double est_err(const struct bench *b, int i, double *max_err, double *mea
 		sum += e;
 		*mean_est += o->est;
 		*mean_true += t;
-		if (e > *max_err)
+		if (e > *max_err || !*worst) {
 			*max_err = e;
+			*worst = o;
+		}
 		n++;
 	}
 	if (!n)
@@ -1448,12 +1451,13 @@ static double est_err(const struct bench *b, int i, double *max_err, double *mea
 static double estimate_err(const struct bench *b)
 {
 	double worst = 0, e, m, me, mt;
+	const struct obs *w;
 	int i;
 
 	if (!have(b, SYS_MEMVIRT))
 		return -1;
 	for (i = 0; i < NR_GUESTS; i++) {
-		e = est_err(b, i, &m, &me, &mt);
+		e = est_err(b, i, &m, &me, &mt, &w);
 		if (e < 0)
 			return -1;
 		if (e > worst)
@@ -1462,28 +1466,38 @@ static double estimate_err(const struct bench *b)
 	return worst;
 }
 
+/* Guest @i's last observation at or before @t_ms (its first if none). */
+static const struct obs *obs_at(const struct gres *g, u32 t_ms)
+{
+	u32 k;
+
+	for (k = 1; k < g->nobs && g->obs[k].t_ms <= t_ms; k++)
+		;
+	return &g->obs[k - 1];
+}
+
 static void print_series(const struct bench *b, enum sys s)
 {
 	const struct result *r = &b->res[s];
-	u32 k, n = ~0U;
+	u32 t, end = 0;
 	int i;
 
-	for (i = 0; i < NR_GUESTS; i++)
-		if (r->g[i].nobs < n)
-			n = r->g[i].nobs;
-	if (!n || n == ~0U)
-		return;
-	printf("# %s every 5 s since the run began: per guest (a = active, i = idle) RAM resident %%, working set resident %%%s\n",
+	for (i = 0; i < NR_GUESTS; i++) {
+		if (!r->g[i].nobs)
+			return;
+		if (r->g[i].obs[r->g[i].nobs - 1].t_ms > end)
+			end = r->g[i].obs[r->g[i].nobs - 1].t_ms;
+	}
+	printf("# %s every 5 s since the run began (each guest's last observation by then): per guest (a = active, i = idle) RAM resident %%, working set resident %%%s\n",
 	       sys_names[s], s == SYS_MEMVIRT ?
 	       ", active_estimate/truth %, target and charge in pages, sample periods closed" : "");
-	for (k = 0; k < n; k += 5) {
+	for (t = 0; t <= end + 999; t += 5000) {
 		char line[1024];
 		int at;
 
-		at = snprintf(line, sizeof(line), "#  %s t=%3us", sys_names[s],
-			      (r->g[0].obs[k].t_ms + 500) / 1000);
+		at = snprintf(line, sizeof(line), "#  %s t=%3us", sys_names[s], t / 1000);
 		for (i = 0; i < NR_GUESTS && at < (int)sizeof(line); i++) {
-			const struct obs *o = &r->g[i].obs[k];
+			const struct obs *o = obs_at(&r->g[i], t + 999);
 
 			at += snprintf(line + at, sizeof(line) - at, " | %c%d res %5.1f ws %5.1f",
 				       i < NR_ACTIVE ? 'a' : 'i', i,
@@ -1495,7 +1509,7 @@ static void print_series(const struct bench *b, enum sys s)
 					       obs_truth(o, i < NR_ACTIVE), o->target, o->charge,
 					       o->periods);
 		}
-		printf("%s%s\n", line, r->g[0].obs[k].measuring ? " (measured)" : "");
+		printf("%s%s\n", line, t >= b->warmup_s * 1000 ? " (measured)" : "");
 	}
 }
 
@@ -1564,15 +1578,18 @@ static void print_counters(const struct bench *b, enum sys s)
 			(e->sample_ns - a->sample_ns) * b->speriod_ms / 30000.0) / wall / 1e7 *
 		       scale_100gib(b));
 	for (i = 0; i < NR_GUESTS; i++) {
-		double m, me, mt, err = est_err(b, i, &m, &me, &mt);
+		const struct obs *w;
+		double m, me, mt, err = est_err(b, i, &m, &me, &mt, &w);
 
 		if (err < 0)
 			printf("# memvirt guest %d: estimate error na (fewer than %d sample periods closed before the window, or no observation)\n",
 			       i, MIN_PERIODS);
 		else
-			printf("# memvirt guest %d (%s): active_estimate mean %.1f%% vs truth %.1f%% (working set %.1f%% of RAM); |error| mean %.1f max %.1f points\n",
+			printf("# memvirt guest %d (%s): active_estimate mean %.1f%% vs truth %.1f%% (working set %.1f%% of RAM); |error| mean %.1f max %.1f points, at t=%.1f s: estimate %u (slow %u fast %u period %u) truth %.1f, %u periods closed\n",
 			       i, i < NR_ACTIVE ? "active" : "idle", me, mt,
-			       i < NR_ACTIVE ? 100.0 * b->ws_pages / b->g_pages : 0.0, err, m);
+			       i < NR_ACTIVE ? 100.0 * b->ws_pages / b->g_pages : 0.0, err, m,
+			       w->t_ms / 1e3, w->est, w->slow, w->fast, w->period,
+			       obs_truth(w, i < NR_ACTIVE), w->periods);
 	}
 }
 

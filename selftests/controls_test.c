@@ -336,9 +336,10 @@ TEST_F(ctl, budget_mb_below_reservations_ebusy)
 	round_trip(_metadata, budget, "63\n", "63");
 }
 
-TEST_F(ctl, overcommit_ratio_default_is_100)
+/* Overcommit is on by default (issue 10): sizes may add up to 150% of the budget. */
+TEST_F(ctl, overcommit_ratio_default_is_150)
 {
-	EXPECT_EQ(100ULL, read_u64(_metadata, global_attr("overcommit_ratio")));
+	EXPECT_EQ(150ULL, read_u64(_metadata, global_attr("overcommit_ratio")));
 }
 
 TEST_F(ctl, overcommit_ratio_store_round_trip)

@@ -16,7 +16,9 @@
  * only checks it is refused (-EOPNOTSUPP) and the table's action.
  *
  * The VM's ballooned count follows the gfn's state in every case: one more
- * when it becomes BALLOONED, one less when it leaves BALLOONED.
+ * when it becomes BALLOONED, one less when it leaves BALLOONED; leaving it
+ * for a page of its own is a deflate. BALLOONED gfns are made by a balloon
+ * punch, so the host-wide count stays balanced.
  */
 #include <kunit/test.h>
 #include <linux/bitmap.h>
@@ -262,12 +264,21 @@ static void fake_compress(struct kunit *test, struct fake_vm *f)
 static void fake_set_start(struct kunit *test, struct fake_vm *f, enum start start,
 			   struct page **page)
 {
+	struct memvirt_range_result res = {};
 	u64 *ptep = fake_ptep(f);
 	bool ok = true;
 
 	*page = NULL;
 	if (start == ST_SWAPPED)
 		fake_give_slots(test, f);
+	/* A balloon punch, so that every ballooned count (host-wide too) adds up. */
+	if (start == ST_BALLOONED || start == ST_BALLOONED_FRAMED) {
+		KUNIT_ASSERT_EQ(test, memvirt_store_range(&f->vm, GFN, GFN + 1, MEMVIRT_OP_BALLOON,
+							  &res), 0);
+		KUNIT_ASSERT_EQ(test, memvirt_pte_state(memvirt_p2m_read(ptep)),
+				MEMVIRT_P2M_BALLOONED);
+		KUNIT_ASSERT_EQ(test, atomic_long_read(&f->vm.stats.ballooned), 1L);
+	}
 	memvirt_p2m_lock_gfn(&f->vm.p2m, ptep);
 	switch (start) {
 	case ST_ABSENT:
@@ -276,15 +287,10 @@ static void fake_set_start(struct kunit *test, struct fake_vm *f, enum start sta
 		memvirt_p2m_set(ptep, memvirt_pte_mk_nopage(MEMVIRT_P2M_ZERO));
 		break;
 	case ST_BALLOONED:
+		break;
 	case ST_BALLOONED_FRAMED:
-		/* As a punch with a balloon target pending would, counted. */
-		memvirt_p2m_set(ptep, memvirt_pte_mk_nopage(MEMVIRT_P2M_BALLOONED));
-		atomic_long_inc(&f->vm.stats.ballooned);
-		fallthrough;
 	case ST_ZERO_FRAMED:
-		if (start != ST_BALLOONED)
-			*page = __memvirt_store_get(&f->vm, GFN, ptep, MEMVIRT_OP_FAULT_READ,
-						    NULL);
+		*page = __memvirt_store_get(&f->vm, GFN, ptep, MEMVIRT_OP_FAULT_READ, NULL);
 		break;
 	case ST_PRIVATE:
 	case ST_PRIVATE_DATA:
@@ -730,7 +736,7 @@ static void fake_vm_destroy(struct kunit *test, struct fake_vm *f)
 /* The VM's counters a case checks, and the host-wide cancellation count. */
 struct fake_counts {
 	long resident, pinned_skips, shared, compressed, swapped, errors, rejects;
-	long ballooned, cancelled;
+	long ballooned, deflated, cancelled;
 	u64 slots;
 };
 
@@ -744,6 +750,7 @@ static void fake_read_counts(struct fake_vm *f, struct fake_counts *n)
 	n->errors = atomic_long_read(&f->vm.stats.swap_errors);
 	n->rejects = atomic_long_read(&f->vm.stats.compress_rejects);
 	n->ballooned = atomic_long_read(&f->vm.stats.ballooned);
+	n->deflated = atomic_long_read(&f->vm.stats.deflated);
 	n->slots = f->vm.swap.used;
 	n->cancelled = atomic_long_read(&memvirt_swap_stats.writeback_cancelled);
 }
@@ -799,6 +806,10 @@ static void memvirt_store_op_on_state(struct kunit *test)
 	KUNIT_EXPECT_EQ_MSG(test, now.ballooned - was.ballooned,
 			    (long)(c->to == MEMVIRT_P2M_BALLOONED) -
 			    (long)(from == MEMVIRT_P2M_BALLOONED), "ballooned: %s", c->name);
+	/* A BALLOONED gfn given a page again is a deflate. */
+	KUNIT_EXPECT_EQ_MSG(test, now.deflated - was.deflated,
+			    (long)(from == MEMVIRT_P2M_BALLOONED && c->to == MEMVIRT_P2M_PRIVATE),
+			    "deflated: %s", c->name);
 	/* A slot freed is the gfn's own. */
 	if (c->slots)
 		KUNIT_EXPECT_FALSE(test, test_bit(SLOT, f->vm.swap.slots));

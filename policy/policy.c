@@ -310,6 +310,7 @@ static void memvirt_policy_set_balloon(struct memvirt_vm *vm, u64 bt)
 	p->balloon_pending = pending;
 	if (bt == p->balloon_target)
 		return;
+	trace_balloon(vm->id, p->balloon_target, bt, atomic_long_read(&vm->stats.ballooned));
 	WRITE_ONCE(p->balloon_target, bt);
 	sysfs_notify(&vm->kobj, NULL, "balloon_target");
 	wake_up_interruptible_all(&p->balloon_wait);

@@ -191,6 +191,7 @@ static int memvirt_set_size(struct inode *inode, loff_t size)
 			return err;
 		}
 		i_size_write(inode, size);
+		memvirt_policy_kick();	/* new targets, for the size now visible */
 		return 0;
 	}
 	filemap_invalidate_lock(mapping);
@@ -209,6 +210,7 @@ static int memvirt_set_size(struct inode *inode, loff_t size)
 	filemap_invalidate_unlock(mapping);
 	/* The tail's slots are free now: the file shrinks (it cannot fail). */
 	memvirt_swap_vm_resize(vm);
+	memvirt_policy_kick();
 	return 0;
 }
 

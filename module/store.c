@@ -867,16 +867,22 @@ static int memvirt_store_do_run(struct memvirt_vm *vm, struct memvirt_store_run 
 	bitmap_zero(run->shared, MEMVIRT_STORE_BATCH);
 	run->zero_frame = NULL;
 	memvirt_p2m_lock_run(&vm->p2m, run->ptep, run->nr);
-	if (balloons)
+	/*
+	 * BALLOON makes every gfn of the run BALLOONED, truncate and
+	 * teardown none. Counted before the pages are freed, so that the
+	 * policy never sees the resident count fall before the ballooned
+	 * one rises (a balloon target below what the balloon holds).
+	 */
+	if (balloons) {
 		ballooned = memvirt_store_run_ballooned(run);
+		ballooned = run->op == MEMVIRT_OP_BALLOON ? run->nr - ballooned : -ballooned;
+		if (ballooned)
+			memvirt_policy_account_ballooned(vm, ballooned);
+	}
 	err = memvirt_store_run_pick(vm, run, res);
 	memvirt_store_run_unmap(vm, run);
 	memvirt_store_run_finish(vm, run, res);
-	if (balloons)
-		ballooned = memvirt_store_run_ballooned(run) - ballooned;
 	memvirt_p2m_unlock_run(&vm->p2m, run->ptep, run->nr);
-	if (ballooned)
-		memvirt_policy_account_ballooned(vm, ballooned);
 	return err;
 }
 

@@ -491,8 +491,6 @@ int memvirt_vm_resize(struct memvirt_vm *vm, u64 new_size)
 		vm->size = new_size;
 	}
 	mutex_unlock(&memvirt_commit_lock);
-	if (!err)
-		memvirt_policy_kick();
 	return err;
 }
 

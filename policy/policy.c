@@ -316,15 +316,28 @@ static void memvirt_policy_set_balloon(struct memvirt_vm *vm, u64 bt)
 	wake_up_interruptible_all(&p->balloon_wait);
 }
 
-/* Balloon target: what the balloon holds plus what the VM holds beyond target. */
+/*
+ * Balloon target: what the balloon holds plus what the VM holds beyond its
+ * target. In HIGH it never rises, and a VM below its target may have the
+ * difference back. The charge was read before the ballooned count, and a
+ * balloon punch counts its gfns ballooned before it frees their pages, so a
+ * punch in flight can only make the target too high for one turn, never
+ * too low.
+ */
 static void memvirt_policy_balloon(struct memvirt_policy_vm *v, enum memvirt_state state)
 {
 	struct memvirt_vm *vm = v->vm;
-	s64 bt = atomic_long_read(&vm->stats.ballooned) + (s64)v->charge - (s64)v->in.target;
+	u64 ballooned = atomic_long_read(&vm->stats.ballooned), bt;
 
-	bt = clamp_t(s64, bt, 0, v->size_pages);
+	if (v->charge > v->in.target)
+		bt = ballooned + v->charge - v->in.target;
+	else if (state == MEMVIRT_STATE_HIGH)
+		bt = ballooned - min(ballooned, v->in.target - v->charge);
+	else
+		bt = ballooned;
+	bt = min(bt, v->size_pages);
 	if (state == MEMVIRT_STATE_HIGH)
-		bt = min_t(u64, bt, vm->policy.balloon_target);
+		bt = min(bt, vm->policy.balloon_target);
 	memvirt_policy_set_balloon(vm, bt);
 }
 
@@ -337,6 +350,8 @@ static u64 memvirt_policy_take(struct memvirt_policy_vm *v, u64 floor, u64 nr)
 	struct memvirt_vm_policy *p = &v->vm->policy;
 	u64 taken;
 
+	/* Pages on their way to the swap file are as good as gone. */
+	v->charge -= min_t(u64, v->charge, atomic_read(&v->vm->swap.inflight));
 	if (v->charge <= floor || !nr)
 		return 0;
 	/*
@@ -555,7 +570,9 @@ void memvirt_policy_fault_gate(struct memvirt_vm *vm)
 	if (READ_ONCE(memvirt_state) != MEMVIRT_STATE_LOW)
 		return;
 	floor = max(READ_ONCE(vm->policy.target), READ_ONCE(vm->reservation_pages));
+	/* Pages on their way to the swap file are as good as gone. */
 	charge = memvirt_policy_charge(vm);
+	charge -= min_t(u64, charge, atomic_read(&vm->swap.inflight));
 	if (charge <= floor || time_before(jiffies, READ_ONCE(vm->policy.gate_until)))
 		return;
 	t0 = ktime_get_ns();

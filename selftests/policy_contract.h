@@ -388,7 +388,9 @@ static inline int pl_trace_start(void)
 /*
  * Disable the event; the "old -> new" pairs the buffer holds, in order,
  * as state numbers into @from/@to (at most @max). Returns how many, or
- * -errno. A line is recognised by its "old=<name>" and "new=<name>".
+ * -errno. The spec names the fields old and new (integers printed as
+ * names): a line reads "state: <old> -> <new> ..." or carries
+ * "old=<name>" and "new=<name>".
  */
 static inline int pl_trace_finish(int *from, int *to, int max)
 {
@@ -405,12 +407,19 @@ static inline int pl_trace_finish(int *from, int *to, int max)
 	if (!f)
 		return -errno;
 	while (fgets(line, sizeof(line), f)) {
-		if (line[0] == '#' || !strstr(line, "state:"))
+		if (line[0] == '#')
 			continue;
-		p = strstr(line, "old=");
-		q = strstr(line, "new=");
-		if (!p || !q || sscanf(p, "old=%15[a-z]", o) != 1 ||
-		    sscanf(q, "new=%15[a-z]", n) != 1) {
+		p = strstr(line, " state: ");
+		if (!p)
+			continue;
+		q = strstr(line, "old=");
+		if (q && strstr(line, "new=")) {
+			if (sscanf(q, "old=%15[a-z]", o) != 1 ||
+			    sscanf(strstr(line, "new="), "new=%15[a-z]", n) != 1) {
+				cnt = -EINVAL;
+				break;
+			}
+		} else if (sscanf(p, " state: %15[a-z] -> %15[a-z]", o, n) != 2) {
 			cnt = -EINVAL;
 			break;
 		}

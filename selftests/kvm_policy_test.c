@@ -509,6 +509,7 @@ TEST_F_TIMEOUT(kp, limit_never_exceeded_by_guest, 180)
 #define RS_SIZE		(32 * MIB)
 #define RS_RES		4096ULL		/* pages: 16 MiB */
 #define RS_BUDGET_MB	40ULL
+#define RS_WS_END	(16 * MIB)
 
 TEST_F_TIMEOUT(kp, reservation_never_reclaimed_under_pressure, 180)
 {
@@ -529,7 +530,8 @@ TEST_F_TIMEOUT(kp, reservation_never_reclaimed_under_pressure, 180)
 	ASSERT_EQ(0, mv_set_policy(b->fd, MEMVIRT_POLICY_SHARES, 1000000, 0, 0));
 	w.fd = a->fd;
 	ASSERT_EQ(0, pthread_create(&w.thread, NULL, watcher_run, &w));
-	ASSERT_EQ(0, driver_start(&d, b, VMM_FREE_GPA, RS_SIZE));
+	/* b's working set (15 MiB) fits its target (avail - a's 16 MiB) */
+	ASSERT_EQ(0, driver_start(&d, b, VMM_FREE_GPA, RS_WS_END));
 	t0 = pl_now_ms();
 	PL_SET_GLOBAL("budget_mb", RS_BUDGET_MB);
 	do {

@@ -40,10 +40,10 @@
  * lives in bits the processor ignores (52-62), so a table could be handed to
  * hardware as is:
  *
- *  63 62 60 59 58 57 56  55  52 51                   12 11 10  9  8  7  6 5 3 2 1 0
- * +--+-----+-----+--+----+------+------------------------+--+--+--+--+--+--+---+-+-+-+
- * |SV| res | AGE |WB|BUSY| state| PFN, slot or cache id  |ig|UX| D| A|ig|IP|MT |X|W|R|
- * +--+-----+-----+--+----+------+------------------------+--+--+--+--+--+--+---+-+-+-+
+ *  63 62 61 60 59 58 57 56  55  52 51                   12 11 10  9  8  7  6 5 3 2 1 0
+ * +--+--+--+--+-----+--+----+------+------------------------+--+--+--+--+--+--+---+-+-+-+
+ * |SV|rs| T| S| AGE |WB|BUSY| state| PFN, slot or cache id  |ig|UX| D| A|ig|IP|MT |X|W|R|
+ * +--+--+--+--+-----+--+----+------+------------------------+--+--+--+--+--+--+---+-+-+-+
  *
  *  R/W/X  read, write, execute permission: RWX on a private page; R and X
  *         on a shared frame (copy-on-write); R alone on a gfn that reads
@@ -57,6 +57,8 @@
  *         any use of the page clears it, which cancels the swap-out
  *  AGE    PRIVATE only: sweeps of the cold-page clock (swap/) still to skip
  *         the page, which it found recently used, before it samples it again
+ *  S, T   PRIVATE only: SAMPLED, the gfn is in its VM's running working-set
+ *         sample (policy/); TOUCHED, it was faulted in since it was sampled
  *  PFN    PRIVATE, SHARED, and a zero frame mapped read-only: the host page;
  *         SWAPPED: the slot in the VM's swap file; COMPRESSED: the id of
  *         the compression cache entry (swap/); no R/W/X, MT or IPAT bits
@@ -80,6 +82,8 @@
 #define MEMVIRT_PTE_BUSY	BIT_ULL(MEMVIRT_PTE_BUSY_BIT)
 #define MEMVIRT_PTE_WB		BIT_ULL(57)
 #define MEMVIRT_PTE_AGE_MASK	GENMASK_ULL(59, 58)
+#define MEMVIRT_PTE_SAMPLED	BIT_ULL(60)
+#define MEMVIRT_PTE_TOUCHED	BIT_ULL(61)
 #define MEMVIRT_PTE_SVE		BIT_ULL(63)
 
 #define MEMVIRT_P2M_LEVELS	4

@@ -114,10 +114,11 @@ static inline struct timespec64 simple_inode_init_ts(struct inode *inode)
 
 /*
  * 6.7: shrinkers are allocated by the core: shrinker_alloc(),
- * shrinker_register(), shrinker_free(). Emulated with the older
- * prealloc/register/unregister calls on a kzalloc()ed shrinker. What 6.1
- * cannot give is ->private_data: memvirt's shrinker callbacks use module
- * state, never that field.
+ * shrinker_register(), shrinker_free(). Emulated with a kzalloc()ed
+ * shrinker and register_shrinker(), the only registration 6.1 exports to
+ * modules; it takes the name, so memvirt's one shrinker is named
+ * "memvirt" there. What 6.1 cannot give is ->private_data: memvirt's
+ * shrinker callbacks use module state, never that field.
  */
 #if LINUX_VERSION_CODE < KERNEL_VERSION(6, 7, 0)
 #define shrinker_alloc(shrinker_flags, fmt, ...)				\
@@ -127,17 +128,15 @@ static inline struct timespec64 simple_inode_init_ts(struct inode *inode)
 	if (__s) {								\
 		__s->flags = (shrinker_flags);					\
 		__s->seeks = DEFAULT_SEEKS;					\
-		if (prealloc_shrinker(__s, fmt, ##__VA_ARGS__)) {		\
-			kfree(__s);						\
-			__s = NULL;						\
-		}								\
 	}									\
 	__s;									\
 })
 
+/* A failed registration (no memory for its name) leaves it unregistered. */
 static inline void shrinker_register(struct shrinker *shrinker)
 {
-	register_shrinker_prepared(shrinker);
+	if (register_shrinker(shrinker, "memvirt"))
+		pr_warn("no shrinker: host memory pressure will not reach memvirt\n");
 }
 
 static inline void shrinker_free(struct shrinker *shrinker)
@@ -146,8 +145,6 @@ static inline void shrinker_free(struct shrinker *shrinker)
 		return;
 	if (shrinker->flags & SHRINKER_REGISTERED)
 		unregister_shrinker(shrinker);
-	else
-		free_prealloced_shrinker(shrinker);
 	kfree(shrinker);
 }
 #endif

@@ -123,11 +123,21 @@ static int memvirt_dedup_debugfs_show(struct seq_file *m, void *v)
 }
 DEFINE_SHOW_ATTRIBUTE(memvirt_dedup_debugfs);
 
+/* policy: the free-memory state, and each VM's target and working set. */
+static int memvirt_policy_debugfs_show(struct seq_file *m, void *v)
+{
+	memvirt_policy_show(m);
+	return 0;
+}
+DEFINE_SHOW_ATTRIBUTE(memvirt_policy_debugfs);
+
 void memvirt_debugfs_init(void)
 {
 	memvirt_debugfs_root = debugfs_create_dir("memvirt", NULL);
 	debugfs_create_file("dedup", 0400, memvirt_debugfs_root, NULL, &memvirt_dedup_debugfs_fops);
 	debugfs_create_file("swap", 0400, memvirt_debugfs_root, NULL, &memvirt_swap_debugfs_fops);
+	debugfs_create_file("policy", 0400, memvirt_debugfs_root, NULL,
+			    &memvirt_policy_debugfs_fops);
 	memvirt_debugfs_vms = debugfs_create_dir("vms", memvirt_debugfs_root);
 }
 

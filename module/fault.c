@@ -97,7 +97,7 @@ int memvirt_vm_populate(struct memvirt_vm *vm, u64 start, u64 end)
 
 	lockdep_assert_held_read(&vm->mapping->invalidate_lock);
 	for (gfn = start; gfn < end; gfn++) {
-		memvirt_swap_enforce_limit(vm);
+		memvirt_policy_fault_gate(vm);
 		page = memvirt_store_get_page(vm, gfn, MEMVIRT_OP_POPULATE);
 		if (IS_ERR(page))
 			return PTR_ERR(page);
@@ -186,7 +186,7 @@ ssize_t memvirt_vm_copy(struct memvirt_vm *vm, struct kiocb *iocb,
 			break;
 		}
 		if (write)
-			memvirt_swap_enforce_limit(vm);
+			memvirt_policy_fault_gate(vm);
 		filemap_invalidate_lock_shared(mapping);
 		isize = i_size_read(mapping->host);
 		if (pos >= isize) {
@@ -243,7 +243,7 @@ static vm_fault_t memvirt_fault(struct vm_fault *vmf)
 	u64 *ptep;
 
 	/* Before any lock: it may take the VM's cold pages away. */
-	memvirt_swap_enforce_limit(vm);
+	memvirt_policy_fault_gate(vm);
 	filemap_invalidate_lock_shared(mapping);
 	if (gfn >= memvirt_vm_pages(vm)) {
 		ret = VM_FAULT_SIGBUS;
@@ -261,8 +261,13 @@ static vm_fault_t memvirt_fault(struct vm_fault *vmf)
 	if (IS_ERR(page)) {
 		ret = memvirt_fault_error(vm, gfn, PTR_ERR(page));
 	} else {
-		if (memvirt_pte_has_page(memvirt_p2m_read(ptep)))
-			memvirt_p2m_set(ptep, memvirt_p2m_read(ptep) | MEMVIRT_PTE_A);
+		u64 pte = memvirt_p2m_read(ptep);
+
+		/* A sampled gfn is touched: policy/sample.c counts it. */
+		if (pte & MEMVIRT_PTE_SAMPLED)
+			pte |= MEMVIRT_PTE_TOUCHED;
+		if (memvirt_pte_has_page(pte))
+			memvirt_p2m_set(ptep, pte | MEMVIRT_PTE_A);
 		get_page(page);		/* the pte's reference */
 		lock_page(page);	/* until the pte is installed */
 		vmf->page = page;

@@ -305,7 +305,9 @@ static long memvirt_punch(struct inode *inode, loff_t off, loff_t len)
 	filemap_invalidate_lock_shared(mapping);
 	end = min_t(u64, (off + len) >> PAGE_SHIFT,
 		    PFN_UP(i_size_read(inode)));
-	err = memvirt_vm_discard(vm, start, end, MEMVIRT_OP_PUNCH, &freed);
+	/* While its balloon target is pending, the VM's balloon is inflating. */
+	err = memvirt_vm_discard(vm, start, end, memvirt_policy_balloon_pending(vm) ?
+				 MEMVIRT_OP_BALLOON : MEMVIRT_OP_PUNCH, &freed);
 	atomic_long_add(freed, &vm->stats.punched);
 	filemap_invalidate_unlock_shared(mapping);
 	return err;

@@ -39,6 +39,7 @@ union memvirt_ioctl_arg {
 	struct memvirt_range_query query;
 	struct memvirt_policy policy;
 	struct memvirt_reclaim reclaim;
+	struct memvirt_balloon balloon;
 };
 
 /* The published ABI: sizes, numbers and the head of every struct. */
@@ -52,16 +53,18 @@ static_assert(offsetof(struct memvirt_policy, sharing_domain) == MEMVIRT_POLICY_
 static_assert(sizeof(struct memvirt_reclaim) == MEMVIRT_RECLAIM_SIZE_VER2);
 static_assert(offsetof(struct memvirt_reclaim, compressed) == MEMVIRT_RECLAIM_SIZE_VER1);
 static_assert(offsetof(struct memvirt_reclaim, merged) == MEMVIRT_RECLAIM_SIZE_VER0);
+static_assert(sizeof(struct memvirt_balloon) == MEMVIRT_BALLOON_SIZE_VER0);
 static_assert(_IOC_NR(MEMVIRT_IOC_GET_STATS) == 0 && _IOC_NR(MEMVIRT_IOC_QUERY_RANGE) == 1 &&
 	      _IOC_NR(MEMVIRT_IOC_GET_POLICY) == 2 && _IOC_NR(MEMVIRT_IOC_SET_POLICY) == 3 &&
-	      _IOC_NR(MEMVIRT_IOC_RECLAIM) == 4);
+	      _IOC_NR(MEMVIRT_IOC_RECLAIM) == 4 && _IOC_NR(MEMVIRT_IOC_BALLOON) == 5);
 static_assert(MEMVIRT_IOC_GET_STATS == 0xc080b200 && MEMVIRT_IOC_QUERY_RANGE == 0x4040b201 &&
 	      MEMVIRT_IOC_GET_POLICY == 0xc048b202 && MEMVIRT_IOC_SET_POLICY == 0x4048b203 &&
-	      MEMVIRT_IOC_RECLAIM == 0xc078b204);
+	      MEMVIRT_IOC_RECLAIM == 0xc078b204 && MEMVIRT_IOC_BALLOON == 0xc048b205);
 static_assert(offsetof(struct memvirt_stats, flags) == offsetof(struct memvirt_ioctl_head, flags));
 static_assert(offsetof(struct memvirt_range_query, flags) == 4 &&
 	      offsetof(struct memvirt_policy, flags) == 4 &&
-	      offsetof(struct memvirt_reclaim, flags) == 4);
+	      offsetof(struct memvirt_reclaim, flags) == 4 &&
+	      offsetof(struct memvirt_balloon, flags) == 4);
 static_assert(sizeof(union memvirt_ioctl_arg) <= PAGE_SIZE);
 
 /**
@@ -248,6 +251,22 @@ static long memvirt_ioctl_reclaim(struct memvirt_vm *vm, union memvirt_ioctl_arg
 	return err;
 }
 
+static long memvirt_ioctl_balloon(struct memvirt_vm *vm, union memvirt_ioctl_arg *arg)
+{
+	struct memvirt_balloon *b = &arg->balloon;
+	int err;
+
+	if (b->timeout_ms > MEMVIRT_BALLOON_TIMEOUT_MAX)
+		return -EINVAL;
+	err = memvirt_policy_balloon_wait(vm, b->known_pages, b->timeout_ms,
+					  b->flags & MEMVIRT_BALLOON_WAIT, &b->target_pages);
+	if (err)
+		return err;
+	b->ballooned = atomic_long_read(&vm->stats.ballooned);
+	b->size_bytes = i_size_read(vm->mapping->host);
+	return 0;
+}
+
 #define MEMVIRT_IOCTL(_nr, _fn, _type, _ver0, _flags, _admin, _out)		\
 	[_nr] = {								\
 		.fn = (_fn), .ksize = sizeof(_type), .ver0 = (_ver0),		\
@@ -273,6 +292,9 @@ static const struct memvirt_ioctl_desc memvirt_ioctls[] = {
 	MEMVIRT_IOCTL(_IOC_NR(MEMVIRT_IOC_RECLAIM), memvirt_ioctl_reclaim,
 		      struct memvirt_reclaim, MEMVIRT_RECLAIM_SIZE_VER0, MEMVIRT_RECLAIM_ASYNC,
 		      true, true),
+	MEMVIRT_IOCTL(_IOC_NR(MEMVIRT_IOC_BALLOON), memvirt_ioctl_balloon,
+		      struct memvirt_balloon, MEMVIRT_BALLOON_SIZE_VER0, MEMVIRT_BALLOON_WAIT,
+		      false, true),
 };
 
 long memvirt_ioctl(struct file *file, unsigned int cmd, unsigned long arg)

@@ -6,7 +6,7 @@
  *
  * module/ owns no algorithm: it registers memvirtfs, the sysfs and debugfs
  * trees and the ioctls, and connects them to the components (ept/, dedup/, swap/,
- * and later balloon/). Init sets up in dependency order and unwinds in
+ * policy/). Init sets up in dependency order and unwinds in
  * reverse; the filesystem goes last because registering it lets users in.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
@@ -37,9 +37,12 @@ static int __init memvirt_init(void)
 	err = memvirt_swap_init();
 	if (err)
 		goto out_stop_dedup;
-	err = memvirt_sysfs_init();
+	err = memvirt_policy_init();
 	if (err)
 		goto out_stop_swap;
+	err = memvirt_sysfs_init();
+	if (err)
+		goto out_stop_policy;
 	memvirt_debugfs_init();
 	err = memvirt_fs_register();
 	if (err)
@@ -52,6 +55,8 @@ static int __init memvirt_init(void)
 out_remove_controls:
 	memvirt_debugfs_exit();
 	memvirt_sysfs_exit();
+out_stop_policy:
+	memvirt_policy_exit();
 out_stop_swap:
 	memvirt_swap_exit();
 out_stop_dedup:
@@ -70,6 +75,7 @@ static void __exit memvirt_exit(void)
 	memvirt_vm_exit();
 	memvirt_debugfs_exit();
 	memvirt_sysfs_exit();
+	memvirt_policy_exit();
 	memvirt_swap_exit();
 	memvirt_dedup_exit();
 	memvirt_zero_frames_exit();

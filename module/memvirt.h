@@ -45,6 +45,7 @@
 
 #include "ept/ept.h"
 #include "module/store.h"
+#include "policy/policy.h"
 #include "swap/swap.h"
 
 #define MEMVIRT_FS_MAGIC	0x6d656d76	/* "memv" */
@@ -73,6 +74,9 @@
  * @swap_ins:	pages read back from it.
  * @compress_rejects: pages that compressed to more than half a page.
  * @swap_errors: failed swap file reads and writes.
+ * @ballooned:	gfns BALLOONED (policy/).
+ * @deflated:	BALLOONED gfns given a page again.
+ * @low_waits:	faults that first reclaimed the VM's own pages (LOW state).
  */
 struct memvirt_vm_stats {
 	atomic_long_t resident;
@@ -95,6 +99,9 @@ struct memvirt_vm_stats {
 	atomic_long_t swap_ins;
 	atomic_long_t compress_rejects;
 	atomic_long_t swap_errors;
+	atomic_long_t ballooned;
+	atomic_long_t deflated;
+	atomic_long_t low_waits;
 };
 
 /**
@@ -114,6 +121,7 @@ struct memvirt_vm_stats {
  *		the VM only. Written under memvirt_dedup_pass_lock.
  * @stats:	counters.
  * @swap:	swap file, slots and compression cache entries (swap/).
+ * @policy:	target, balloon target, working-set sample (policy/).
  * @store_ops:	how the page store allocates and unmaps (tests fake it).
  * @lifetime:	held shared by a background user between
  *		memvirt_vm_begin_work() and memvirt_vm_end_work(); teardown
@@ -141,6 +149,7 @@ struct memvirt_vm {
 	u64 sharing_domain;
 	struct memvirt_vm_stats stats;
 	struct memvirt_vm_swap swap;
+	struct memvirt_vm_policy policy;
 	const struct memvirt_store_ops *store_ops;
 	struct rw_semaphore lifetime;
 	bool dying;
@@ -179,11 +188,15 @@ extern struct mutex memvirt_commit_lock;
 #define MEMVIRT_RATIO_MIN	10
 #define MEMVIRT_RATIO_MAX	1000
 /*
- * No overcommit until the reclaim mechanisms exist: without them memvirt
- * cannot take memory back, so committing more than the budget could only
- * end in the host OOM killer.
+ * Guests may be promised half as much again as the budget. Typical guests
+ * leave much of their RAM idle or zero, and memvirt takes memory back by
+ * sharing, ballooning, compression and the swap file, which every VM
+ * reserves up front for its size less its reservation, so swap cannot
+ * fail at run time (Documentation/design.rst, "Overcommit"). Without a
+ * swapdir= mount the guarantee rests on sharing, ballooning and
+ * compression alone: an admin who runs so lowers the ratio.
  */
-#define MEMVIRT_RATIO_DEFAULT	100
+#define MEMVIRT_RATIO_DEFAULT	150
 
 /*
  * Each VM costs a few pages of kernel memory before its guest touches

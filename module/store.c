@@ -84,6 +84,7 @@
 #include "module/memvirt.h"
 #include "module/store.h"
 #include "module/trace.h"
+#include "policy/policy.h"
 #include "swap/swap.h"
 
 static_assert(MEMVIRT_STORE_BATCH <= MEMVIRT_P2M_ENTRIES);
@@ -111,23 +112,26 @@ static_assert(MEMVIRT_STORE_BATCH <= MEMVIRT_P2M_ENTRIES);
  *
  *   fault-read fault-write mkwrite read write populate
  *   punch truncate teardown reclaim-zero share compress swap query dump
+ *   balloon
  *
- * PUNCH leaves ZERO, TRUNCATE and TEARDOWN leave ABSENT. MKWRITE on a
+ * PUNCH leaves ZERO, TRUNCATE and TEARDOWN leave ABSENT, BALLOON (a punch
+ * while the VM's balloon target is pending, policy/) leaves BALLOONED. MKWRITE on a
  * state that reads as zero finds a zero frame mapped (COPY breaks it); on
  * SHARED it finds the shared frame, and so does every write (COPY); on
  * COMPRESSED or SWAPPED it finds the page taken since the pte was made, and
  * LOAD retries the fault, which brings it back. SWAP takes COMPRESSED gfns
  * too: their entries move from the cache to the swap file.
  */
+/* Rows in state order: the states are the uapi MEMVIRT_GFN_* codes 0..7. */
 static const u8 memvirt_store_table[][MEMVIRT_NR_OPS] = {
-	[MEMVIRT_P2M_ABSENT]	 = { ZF, AL, CP, Z,  AL, AL, MK, K,  K,  K,  K,  K,  K,  RP, RP },
-	[MEMVIRT_P2M_ZERO]	 = { ZF, AL, CP, Z,  AL, AL, K,  MK, MK, K,  K,  K,  K,  RP, RP },
-	[MEMVIRT_P2M_PRIVATE]	 = { U,  U,  U,  U,  U,  U,  DR, DR, DR, T,  T,  T,  T,  RP, RP },
-	[MEMVIRT_P2M_SHARED]	 = { U,  CP, CP, U,  CP, U,  DR, DR, DR, K,  K,  K,  K,  RP, RP },
-	[MEMVIRT_P2M_BALLOONED]	 = { ZF, DF, DF, Z,  DF, DF, K,  MK, MK, K,  K,  K,  K,  RP, RP },
-	[MEMVIRT_P2M_COMPRESSED] = { LD, LD, LD, LD, LD, LD, DR, DR, DR, K,  K,  K,  T,  RP, RP },
-	[MEMVIRT_P2M_SWAPPED]	 = { LD, LD, LD, LD, LD, LD, DR, DR, DR, K,  K,  K,  K,  RP, RP },
-	[MEMVIRT_P2M_ERROR]	 = { RF, RF, RF, RF, RF, RF, MK, MK, MK, K,  K,  K,  K,  RP, RP },
+	/* ABSENT */     { ZF, AL, CP, Z,  AL, AL, MK, K,  K,  K,  K,  K,  K,  RP, RP, MK },
+	/* PRIVATE */    { U,  U,  U,  U,  U,  U,  DR, DR, DR, T,  T,  T,  T,  RP, RP, DR },
+	/* ZERO */       { ZF, AL, CP, Z,  AL, AL, K,  MK, MK, K,  K,  K,  K,  RP, RP, MK },
+	/* SHARED */     { U,  CP, CP, U,  CP, U,  DR, DR, DR, K,  K,  K,  K,  RP, RP, DR },
+	/* BALLOONED */  { ZF, DF, DF, Z,  DF, DF, K,  MK, MK, K,  K,  K,  K,  RP, RP, K  },
+	/* COMPRESSED */ { LD, LD, LD, LD, LD, LD, DR, DR, DR, K,  K,  K,  T,  RP, RP, DR },
+	/* SWAPPED */    { LD, LD, LD, LD, LD, LD, DR, DR, DR, K,  K,  K,  K,  RP, RP, DR },
+	/* ERROR */      { RF, RF, RF, RF, RF, RF, MK, MK, MK, K,  K,  K,  K,  RP, RP, MK },
 };
 
 #undef U
@@ -145,6 +149,9 @@ static const u8 memvirt_store_table[][MEMVIRT_NR_OPS] = {
 #undef RF
 
 static_assert(ARRAY_SIZE(memvirt_store_table) == MEMVIRT_P2M_ERROR + 1);
+static_assert(MEMVIRT_P2M_ABSENT == 0 && MEMVIRT_P2M_PRIVATE == 1 && MEMVIRT_P2M_ZERO == 2 &&
+	      MEMVIRT_P2M_SHARED == 3 && MEMVIRT_P2M_BALLOONED == 4 &&
+	      MEMVIRT_P2M_COMPRESSED == 5 && MEMVIRT_P2M_SWAPPED == 6);
 static_assert(MEMVIRT_NR_ACTS <= U8_MAX);
 
 /**
@@ -179,6 +186,7 @@ static const char * const memvirt_store_op_names[] = {
 	[MEMVIRT_OP_SWAP] = "swap",
 	[MEMVIRT_OP_QUERY] = "query",
 	[MEMVIRT_OP_DUMP] = "dump",
+	[MEMVIRT_OP_BALLOON] = "balloon",
 };
 
 static_assert(ARRAY_SIZE(memvirt_store_op_names) == MEMVIRT_NR_OPS);
@@ -219,8 +227,15 @@ MEMVIRT_EXPORT_FOR_KUNIT(memvirt_store_act_name);
 /* The state an operation that frees a gfn leaves behind. */
 static enum memvirt_p2m_state memvirt_store_op_target(enum memvirt_op op)
 {
-	return op == MEMVIRT_OP_TRUNCATE || op == MEMVIRT_OP_TEARDOWN ?
-	       MEMVIRT_P2M_ABSENT : MEMVIRT_P2M_ZERO;
+	switch (op) {
+	case MEMVIRT_OP_TRUNCATE:
+	case MEMVIRT_OP_TEARDOWN:
+		return MEMVIRT_P2M_ABSENT;
+	case MEMVIRT_OP_BALLOON:
+		return MEMVIRT_P2M_BALLOONED;
+	default:
+		return MEMVIRT_P2M_ZERO;
+	}
 }
 
 /*
@@ -324,6 +339,10 @@ static struct page *__memvirt_store_make_private(struct memvirt_vm *vm, u64 gfn,
 	page = vm->store_ops->alloc_guest_page(vm, vmf, false);
 	if (!page)
 		return ERR_PTR(-ENOMEM);
+	if (memvirt_pte_state(pte) == MEMVIRT_P2M_BALLOONED) {
+		memvirt_policy_account_ballooned(vm, -1);
+		atomic_long_inc(&vm->stats.deflated);
+	}
 	/* Up to date, for the pipe code: splice hands guest pages to pipes. */
 	SetPageUptodate(page);
 	/* The allocation's reference becomes the P2M's reference. */
@@ -818,20 +837,46 @@ static void memvirt_store_run_finish(struct memvirt_vm *vm, struct memvirt_store
 		__memvirt_store_drop_shared(vm, run->gfn + i, run->ptep + i, target);
 }
 
+/* BALLOONED gfns of a locked run. */
+static long memvirt_store_run_ballooned(struct memvirt_store_run *run)
+{
+	unsigned int i;
+	long n = 0;
+
+	for (i = 0; i < run->nr; i++)
+		n += memvirt_pte_state(memvirt_p2m_read(run->ptep + i)) == MEMVIRT_P2M_BALLOONED;
+	return n;
+}
+
+/* Does @op make gfns BALLOONED, or BALLOONED gfns something else? */
+static bool memvirt_store_op_balloons(enum memvirt_op op)
+{
+	return op == MEMVIRT_OP_BALLOON || op == MEMVIRT_OP_TRUNCATE ||
+	       op == MEMVIRT_OP_TEARDOWN;
+}
+
 /* One run, steps 1 to 5. */
 static int memvirt_store_do_run(struct memvirt_vm *vm, struct memvirt_store_run *run,
 				struct memvirt_range_result *res)
 {
+	bool balloons = memvirt_store_op_balloons(run->op);
+	long ballooned = 0;
 	int err;
 
 	bitmap_zero(run->todo, MEMVIRT_STORE_BATCH);
 	bitmap_zero(run->shared, MEMVIRT_STORE_BATCH);
 	run->zero_frame = NULL;
 	memvirt_p2m_lock_run(&vm->p2m, run->ptep, run->nr);
+	if (balloons)
+		ballooned = memvirt_store_run_ballooned(run);
 	err = memvirt_store_run_pick(vm, run, res);
 	memvirt_store_run_unmap(vm, run);
 	memvirt_store_run_finish(vm, run, res);
+	if (balloons)
+		ballooned = memvirt_store_run_ballooned(run) - ballooned;
 	memvirt_p2m_unlock_run(&vm->p2m, run->ptep, run->nr);
+	if (ballooned)
+		memvirt_policy_account_ballooned(vm, ballooned);
 	return err;
 }
 
@@ -841,7 +886,7 @@ static int memvirt_store_do_run(struct memvirt_vm *vm, struct memvirt_store_run 
  * @vm: the VM.
  * @start: first gfn.
  * @end: first gfn past the range (exclusive).
- * @op: MEMVIRT_OP_PUNCH, _TRUNCATE, _TEARDOWN or _RECLAIM_ZERO.
+ * @op: MEMVIRT_OP_PUNCH, _BALLOON, _TRUNCATE, _TEARDOWN or _RECLAIM_ZERO.
  * @res: what was done; added to, so a caller may sum several calls.
  *
  * The caller keeps the VM alive and, except for truncate and teardown,

@@ -52,6 +52,7 @@ enum memvirt_op {
 	MEMVIRT_OP_SWAP,	/* swap-out into the swap file */
 	MEMVIRT_OP_QUERY,	/* MEMVIRT_IOC_QUERY_RANGE */
 	MEMVIRT_OP_DUMP,	/* debugfs P2M dump */
+	MEMVIRT_OP_BALLOON,	/* PUNCH_HOLE while a balloon target is pending */
 	MEMVIRT_NR_OPS
 };
 

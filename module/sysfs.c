@@ -373,6 +373,140 @@ static const struct attribute_group memvirt_swap_group = {
 };
 
 /*
+ * /sys/kernel/memvirt/policy/: the allocation policy's knobs (a change
+ * makes the policy thread recompute at once), its state and counters.
+ */
+MEMVIRT_UINT_KNOB(policy, idle_tax, 0, MEMVIRT_IDLE_TAX_MAX, memvirt_policy_kick);
+MEMVIRT_UINT_KNOB(policy, period_ms, 10, 60000, memvirt_policy_kick);
+MEMVIRT_UINT_KNOB(policy, sample_period_ms, 100, 3600000, memvirt_policy_kick);
+MEMVIRT_UINT_KNOB(policy, sample_size, 0, 10000, memvirt_policy_kick);
+MEMVIRT_UINT_KNOB(policy, balloon_timeout_ms, 0, 3600000, memvirt_policy_kick);
+
+MEMVIRT_COUNTER(policy, ballooned);
+MEMVIRT_COUNTER(policy, low_waits);
+MEMVIRT_COUNTER(policy, low_wait_ns);
+MEMVIRT_COUNTER(policy, policy_ns);
+MEMVIRT_COUNTER(policy, sample_ns);
+MEMVIRT_COUNTER(policy, samples);
+MEMVIRT_COUNTER(policy, sample_periods);
+MEMVIRT_COUNTER(policy, transitions);
+MEMVIRT_COUNTER(policy, shrinker_count);
+MEMVIRT_COUNTER(policy, shrinker_freed);
+MEMVIRT_COUNTER(policy, reclaimed);
+
+/* free_{high,soft,hard,low}_pct: ordered, so each store checks the others. */
+struct memvirt_free_pct_attr {
+	struct kobj_attribute attr;
+	enum memvirt_state state;
+};
+
+#define to_free_pct(a)	container_of(a, struct memvirt_free_pct_attr, attr)
+
+static ssize_t memvirt_free_pct_show(struct kobject *kobj, struct kobj_attribute *attr,
+				     char *buf)
+{
+	return sysfs_emit(buf, "%u\n",
+			  READ_ONCE(memvirt_policy_knobs.free_pct[to_free_pct(attr)->state]));
+}
+
+static ssize_t memvirt_free_pct_store(struct kobject *kobj, struct kobj_attribute *attr,
+				      const char *buf, size_t count)
+{
+	u64 val;
+	int err;
+
+	if (!capable(CAP_SYS_ADMIN))
+		return -EPERM;
+	err = memvirt_parse_u64(buf, &val);
+	if (err)
+		return err;
+	if (val > 100)
+		return -EINVAL;
+	err = memvirt_policy_set_free_pct(to_free_pct(attr)->state, val);
+	return err ? err : count;
+}
+
+#define MEMVIRT_FREE_PCT(_name, _state)						\
+	static struct memvirt_free_pct_attr memvirt_policy_attr_##_name = {	\
+		.attr = { .attr = { .name = __stringify(_name), .mode = 0644 },	\
+			  .show = memvirt_free_pct_show,			\
+			  .store = memvirt_free_pct_store },			\
+		.state = (_state),						\
+	}
+MEMVIRT_FREE_PCT(free_high_pct, MEMVIRT_STATE_HIGH);
+MEMVIRT_FREE_PCT(free_soft_pct, MEMVIRT_STATE_SOFT);
+MEMVIRT_FREE_PCT(free_hard_pct, MEMVIRT_STATE_HARD);
+MEMVIRT_FREE_PCT(free_low_pct, MEMVIRT_STATE_LOW);
+
+static ssize_t state_show(struct kobject *kobj, struct kobj_attribute *attr, char *buf)
+{
+	return sysfs_emit(buf, "%s\n", memvirt_policy_state_name(memvirt_policy_state()));
+}
+
+static struct kobj_attribute memvirt_policy_attr_state = __ATTR_RO(state);
+
+/* One line per state: its name and the milliseconds spent in it. */
+static ssize_t state_ms_show(struct kobject *kobj, struct kobj_attribute *attr, char *buf)
+{
+	enum memvirt_state st;
+	ssize_t n = 0;
+
+	for (st = MEMVIRT_STATE_HIGH; st < MEMVIRT_NR_STATES; st++)
+		n += sysfs_emit_at(buf, n, "%s %llu\n", memvirt_policy_state_name(st),
+				   memvirt_policy_state_ms(st));
+	return n;
+}
+
+static struct kobj_attribute memvirt_policy_attr_state_ms = __ATTR_RO(state_ms);
+
+static ssize_t free_pages_show(struct kobject *kobj, struct kobj_attribute *attr, char *buf)
+{
+	return sysfs_emit(buf, "%llu\n", memvirt_policy_free_pages());
+}
+
+static struct kobj_attribute memvirt_policy_attr_free_pages = __ATTR_RO(free_pages);
+
+static ssize_t avail_pages_show(struct kobject *kobj, struct kobj_attribute *attr, char *buf)
+{
+	return sysfs_emit(buf, "%llu\n", memvirt_policy_avail_pages());
+}
+
+static struct kobj_attribute memvirt_policy_attr_avail_pages = __ATTR_RO(avail_pages);
+
+static struct attribute *memvirt_policy_attrs[] = {
+	&memvirt_policy_knob_idle_tax.attr.attr,
+	&memvirt_policy_knob_period_ms.attr.attr,
+	&memvirt_policy_knob_sample_period_ms.attr.attr,
+	&memvirt_policy_knob_sample_size.attr.attr,
+	&memvirt_policy_attr_free_high_pct.attr.attr,
+	&memvirt_policy_attr_free_soft_pct.attr.attr,
+	&memvirt_policy_attr_free_hard_pct.attr.attr,
+	&memvirt_policy_attr_free_low_pct.attr.attr,
+	&memvirt_policy_knob_balloon_timeout_ms.attr.attr,
+	&memvirt_policy_attr_state.attr,
+	&memvirt_policy_attr_state_ms.attr,
+	&memvirt_policy_attr_free_pages.attr,
+	&memvirt_policy_attr_avail_pages.attr,
+	&memvirt_policy_counter_transitions.attr.attr,
+	&memvirt_policy_counter_ballooned.attr.attr,
+	&memvirt_policy_counter_low_waits.attr.attr,
+	&memvirt_policy_counter_low_wait_ns.attr.attr,
+	&memvirt_policy_counter_policy_ns.attr.attr,
+	&memvirt_policy_counter_sample_ns.attr.attr,
+	&memvirt_policy_counter_samples.attr.attr,
+	&memvirt_policy_counter_sample_periods.attr.attr,
+	&memvirt_policy_counter_shrinker_count.attr.attr,
+	&memvirt_policy_counter_shrinker_freed.attr.attr,
+	&memvirt_policy_counter_reclaimed.attr.attr,
+	NULL
+};
+
+static const struct attribute_group memvirt_policy_group = {
+	.name = "policy",
+	.attrs = memvirt_policy_attrs,
+};
+
+/*
  * Per-VM attributes. Counters are table-driven (@counter: the offset of an
  * atomic_long_t in struct memvirt_vm_stats); so are the policy knobs
  * (@policy: the MEMVIRT_POLICY_* field a store changes).
@@ -447,6 +581,9 @@ MEMVIRT_VM_COUNTER(swap_outs);
 MEMVIRT_VM_COUNTER(swap_ins);
 MEMVIRT_VM_COUNTER(compress_rejects);
 MEMVIRT_VM_COUNTER(swap_errors);
+MEMVIRT_VM_COUNTER(ballooned);
+MEMVIRT_VM_COUNTER(deflated);
+MEMVIRT_VM_COUNTER(low_waits);
 
 #define MEMVIRT_VM_ATTR_RO(_name)					\
 	static struct memvirt_vm_attribute memvirt_vm_attr_##_name = {	\
@@ -508,6 +645,70 @@ static ssize_t vm_swap_file_pages_show(struct memvirt_vm *vm,
 	return sysfs_emit(buf, "%llu\n", memvirt_swap_file_pages(vm));
 }
 MEMVIRT_VM_ATTR_RO(swap_file_pages);
+
+/* The policy's view of the VM (policy/): pages, and percentages of activity. */
+enum memvirt_vm_policy_field {
+	MEMVIRT_VM_TARGET,
+	MEMVIRT_VM_BALLOON_TARGET,
+	MEMVIRT_VM_CHARGE,
+	MEMVIRT_VM_DEMAND,
+	MEMVIRT_VM_SAMPLE_PERIODS,
+	MEMVIRT_VM_ACTIVE_ESTIMATE,
+	MEMVIRT_VM_ACTIVE_SLOW,
+	MEMVIRT_VM_ACTIVE_FAST,
+	MEMVIRT_VM_ACTIVE_PERIOD,
+};
+
+static ssize_t vm_policy_state_show(struct memvirt_vm *vm, const struct memvirt_vm_attribute *a,
+				    char *buf)
+{
+	struct memvirt_vm_policy *p = &vm->policy;
+	u64 target;
+	u32 pm;
+
+	switch (a->counter) {
+	case MEMVIRT_VM_TARGET:
+		/* Before the first computation it has no target: its size. */
+		target = min(READ_ONCE(p->target), memvirt_vm_pages(vm));
+		return sysfs_emit(buf, "%llu\n", target);
+	case MEMVIRT_VM_BALLOON_TARGET:
+		return sysfs_emit(buf, "%llu\n", READ_ONCE(p->balloon_target));
+	case MEMVIRT_VM_CHARGE:
+		return sysfs_emit(buf, "%llu\n", memvirt_policy_charge(vm));
+	case MEMVIRT_VM_DEMAND:
+		return sysfs_emit(buf, "%llu\n", READ_ONCE(p->demand));
+	case MEMVIRT_VM_SAMPLE_PERIODS:
+		return sysfs_emit(buf, "%llu\n", READ_ONCE(p->sample_periods));
+	case MEMVIRT_VM_ACTIVE_ESTIMATE:
+		pm = memvirt_policy_active(vm);
+		break;
+	case MEMVIRT_VM_ACTIVE_SLOW:
+		pm = READ_ONCE(p->slow);
+		break;
+	case MEMVIRT_VM_ACTIVE_FAST:
+		pm = READ_ONCE(p->fast);
+		break;
+	default:
+		pm = READ_ONCE(p->period);
+	}
+	return sysfs_emit(buf, "%u\n", pm / 10);
+}
+
+#define MEMVIRT_VM_POLICY_STATE(_name, _field)					\
+	static struct memvirt_vm_attribute memvirt_vm_attr_##_name = {		\
+		.attr = { .name = __stringify(_name), .mode = 0444 },		\
+		.show = vm_policy_state_show,					\
+		.counter = (_field),						\
+	}
+MEMVIRT_VM_POLICY_STATE(target, MEMVIRT_VM_TARGET);
+MEMVIRT_VM_POLICY_STATE(balloon_target, MEMVIRT_VM_BALLOON_TARGET);
+MEMVIRT_VM_POLICY_STATE(charge, MEMVIRT_VM_CHARGE);
+MEMVIRT_VM_POLICY_STATE(demand, MEMVIRT_VM_DEMAND);
+MEMVIRT_VM_POLICY_STATE(sample_periods, MEMVIRT_VM_SAMPLE_PERIODS);
+MEMVIRT_VM_POLICY_STATE(active_estimate, MEMVIRT_VM_ACTIVE_ESTIMATE);
+MEMVIRT_VM_POLICY_STATE(active_slow, MEMVIRT_VM_ACTIVE_SLOW);
+MEMVIRT_VM_POLICY_STATE(active_fast, MEMVIRT_VM_ACTIVE_FAST);
+MEMVIRT_VM_POLICY_STATE(active_period, MEMVIRT_VM_ACTIVE_PERIOD);
 
 /* Shares are a plain number; reservation and limit are MiB ("max": none). */
 static ssize_t vm_policy_show(struct memvirt_vm *vm, const struct memvirt_vm_attribute *a,
@@ -606,6 +807,18 @@ static struct attribute *memvirt_vm_attrs[] = {
 	&memvirt_vm_attr_reservation_mb.attr,
 	&memvirt_vm_attr_limit_mb.attr,
 	&memvirt_vm_attr_sharing_domain.attr,
+	&memvirt_vm_attr_target.attr,
+	&memvirt_vm_attr_balloon_target.attr,
+	&memvirt_vm_attr_ballooned.attr,
+	&memvirt_vm_attr_deflated.attr,
+	&memvirt_vm_attr_charge.attr,
+	&memvirt_vm_attr_demand.attr,
+	&memvirt_vm_attr_active_estimate.attr,
+	&memvirt_vm_attr_active_slow.attr,
+	&memvirt_vm_attr_active_fast.attr,
+	&memvirt_vm_attr_active_period.attr,
+	&memvirt_vm_attr_sample_periods.attr,
+	&memvirt_vm_attr_low_waits.attr,
 	NULL
 };
 ATTRIBUTE_GROUPS(memvirt_vm);
@@ -652,13 +865,18 @@ int memvirt_sysfs_init(void)
 	err = sysfs_create_group(memvirt_kobj, &memvirt_swap_group);
 	if (err)
 		goto out_remove_dedup;
+	err = sysfs_create_group(memvirt_kobj, &memvirt_policy_group);
+	if (err)
+		goto out_remove_swap;
 	memvirt_vms_kobj = kobject_create_and_add("vms", memvirt_kobj);
 	if (!memvirt_vms_kobj) {
 		err = -ENOMEM;
-		goto out_remove_swap;
+		goto out_remove_policy;
 	}
 	return 0;
 
+out_remove_policy:
+	sysfs_remove_group(memvirt_kobj, &memvirt_policy_group);
 out_remove_swap:
 	sysfs_remove_group(memvirt_kobj, &memvirt_swap_group);
 out_remove_dedup:
@@ -673,6 +891,7 @@ out_put_memvirt:
 void memvirt_sysfs_exit(void)
 {
 	kobject_put(memvirt_vms_kobj);
+	sysfs_remove_group(memvirt_kobj, &memvirt_policy_group);
 	sysfs_remove_group(memvirt_kobj, &memvirt_swap_group);
 	sysfs_remove_group(memvirt_kobj, &memvirt_dedup_group);
 	sysfs_remove_group(memvirt_kobj, &memvirt_attr_group);

@@ -4,7 +4,7 @@
  * tracefs (events/memvirt/). Events are named for what happened
  * (memvirt:fault, memvirt:discard, memvirt:share, memvirt:zero,
  * memvirt:cow_break, memvirt:reclaim, memvirt:compress, memvirt:swap_out,
- * memvirt:swap_in), so
+ * memvirt:swap_in, memvirt:state), so
  * their C names are trace_fault(), trace_discard() and so on.
  */
 #undef TRACE_SYSTEM
@@ -221,6 +221,34 @@ TRACE_EVENT(swap_in,
 	),
 	TP_printk("vm=%llu gfn=0x%llx slot=%llu nr=%u err=%d", __entry->vm_id, __entry->gfn,
 		  __entry->slot, __entry->nr, __entry->err)
+);
+
+/*
+ * The free-memory state changed (policy/): @old and @new are 0 high,
+ * 1 soft, 2 hard, 3 low; @free_pages of @budget_pages were free.
+ */
+TRACE_EVENT(state,
+
+	TP_PROTO(unsigned int old, unsigned int new, u64 free_pages, u64 budget_pages),
+	TP_ARGS(old, new, free_pages, budget_pages),
+	TP_STRUCT__entry(
+		__field(unsigned int, old)
+		__field(unsigned int, new)
+		__field(u64, free_pages)
+		__field(u64, budget_pages)
+	),
+	TP_fast_assign(
+		__entry->old = old;
+		__entry->new = new;
+		__entry->free_pages = free_pages;
+		__entry->budget_pages = budget_pages;
+	),
+	TP_printk("%s -> %s free_pages=%llu budget_pages=%llu",
+		  __print_symbolic(__entry->old, { 0, "high" }, { 1, "soft" }, { 2, "hard" },
+				   { 3, "low" }),
+		  __print_symbolic(__entry->new, { 0, "high" }, { 1, "soft" }, { 2, "hard" },
+				   { 3, "low" }),
+		  __entry->free_pages, __entry->budget_pages)
 );
 
 #endif /* MEMVIRT_TRACE_H */

@@ -151,6 +151,7 @@ struct memvirt_vm *memvirt_vm_create(const char *name, struct address_space *map
 	init_rwsem(&vm->lifetime);
 	INIT_LIST_HEAD(&vm->node);
 	memvirt_swap_vm_init(vm);
+	memvirt_policy_vm_init(vm);
 	err = memvirt_p2m_init(&vm->p2m);
 	if (err)
 		goto out_free_vm;
@@ -164,6 +165,7 @@ struct memvirt_vm *memvirt_vm_create(const char *name, struct address_space *map
 	mutex_lock(&memvirt_vms_lock);
 	list_add_tail(&vm->node, &memvirt_vms);
 	mutex_unlock(&memvirt_vms_lock);
+	memvirt_policy_kick();
 	return vm;
 
 out_free_vm:
@@ -180,6 +182,7 @@ void memvirt_vm_free(struct memvirt_vm *vm)
 {
 	memvirt_p2m_destroy(&vm->p2m);
 	memvirt_swap_vm_free(vm);
+	memvirt_policy_vm_free(vm);
 	kfree(vm->name);
 	kfree(vm);
 }
@@ -222,6 +225,7 @@ void memvirt_vm_destroy(struct memvirt_vm *vm)
 	memvirt.committed -= vm->size;
 	memvirt.reserved_pages -= vm->reservation_pages;
 	mutex_unlock(&memvirt_commit_lock);
+	memvirt_policy_kick();
 	kobject_put(&vm->kobj);
 }
 
@@ -487,6 +491,8 @@ int memvirt_vm_resize(struct memvirt_vm *vm, u64 new_size)
 		vm->size = new_size;
 	}
 	mutex_unlock(&memvirt_commit_lock);
+	if (!err)
+		memvirt_policy_kick();
 	return err;
 }
 
@@ -535,6 +541,8 @@ int memvirt_vm_set_policy(struct memvirt_vm *vm, u32 which, u64 shares,
 		memvirt.reserved_pages = reserved;
 	}
 	mutex_unlock(&memvirt_commit_lock);
+	if (!err)
+		memvirt_policy_kick();
 	if (err || res >= old_res)
 		return err;
 	err = memvirt_swap_vm_resize(vm);
@@ -560,6 +568,8 @@ int memvirt_vm_set_budget(u64 budget_pages)
 	else
 		memvirt.budget_pages = budget_pages;
 	mutex_unlock(&memvirt_commit_lock);
+	if (!err)
+		memvirt_policy_kick();
 	return err;
 }
 

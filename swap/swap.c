@@ -601,6 +601,7 @@ static int memvirt_swap_out_range(struct memvirt_vm *vm, u64 start, u64 end,
 		}
 		cond_resched();
 	}
+	res->taken += ctx->taken;
 	res->swapped += memvirt_swap_ctx_free(ctx);
 	return err;
 }
@@ -821,33 +822,45 @@ static u64 memvirt_swap_charge(struct memvirt_vm *vm)
 }
 
 /**
- * memvirt_swap_enforce_limit - keep the VM under its limit before an access
- * that may allocate.
- * @vm: the VM; the caller holds no memvirt lock (a fault, write() or
- *	populate about to start).
+ * memvirt_swap_shrink - take a VM's coldest pages until its charge is below
+ * @limit.
+ * @vm: the VM; the caller holds no memvirt lock and keeps the VM alive (its
+ *	file is open, or it is between memvirt_vm_begin_work() and
+ *	memvirt_vm_end_work()).
+ * @limit: the charge (resident pages plus compressed bytes, in pages) to
+ *	get below.
+ * @max_take: most pages to take.
+ * @flags: MEMVIRT_SHRINK_TRYLOCK: do nothing if another task reclaims the
+ *	VM; MEMVIRT_SHRINK_NOWAIT: never wait for swap writes, stop instead.
  *
- * Reclaims the VM's coldest pages (cache, else swap file) until its charge,
- * less the pages being written out, is MEMVIRT_LIMIT_SLACK below the limit,
- * and then waits for those writes while the charge is still at the limit:
+ * Reclaims the coldest pages (cache, else swap file) until the charge,
+ * less the pages being written out, is MEMVIRT_LIMIT_SLACK below @limit,
+ * and then waits for those writes while the charge is still at @limit:
  * pages being written count against it until they are gone. Waits, too,
  * while too many of its pages are being written. Gives up after
  * MEMVIRT_HOT_SWEEPS + 2 turns of the clock hand that took nothing, and on a
  * fatal signal.
+ *
+ * Return: the pages taken (freed, compressed, or queued for the swap file).
  */
-void memvirt_swap_enforce_limit(struct memvirt_vm *vm)
+u64 memvirt_swap_shrink(struct memvirt_vm *vm, u64 limit, u64 max_take, unsigned int flags)
 {
+	bool nowait = flags & MEMVIRT_SHRINK_NOWAIT;
 	struct memvirt_vm_swap *sw = &vm->swap;
-	u64 limit = READ_ONCE(vm->limit_pages);
+	u64 charge, pages, target, swept = 0, start, end, taken = 0;
 	struct memvirt_swap_result res;
-	u64 charge, pages, target, swept = 0, start, end;
 	long inflight;
 
-	if (limit == U64_MAX || memvirt_swap_charge(vm) < limit)
-		return;
-	if (mutex_lock_killable(&sw->reclaim_lock))
-		return;
+	if (memvirt_swap_charge(vm) < limit)
+		return 0;
+	if (flags & MEMVIRT_SHRINK_TRYLOCK) {
+		if (!mutex_trylock(&sw->reclaim_lock))
+			return 0;
+	} else if (mutex_lock_killable(&sw->reclaim_lock)) {
+		return 0;
+	}
 	target = limit > MEMVIRT_LIMIT_SLACK ? limit - MEMVIRT_LIMIT_SLACK : 0;
-	for (;;) {
+	while (taken < max_take) {
 		inflight = atomic_read(&sw->inflight);
 		charge = memvirt_swap_charge(vm);
 		if (charge < limit)
@@ -858,15 +871,15 @@ void memvirt_swap_enforce_limit(struct memvirt_vm *vm)
 			 * as a memory cgroup waits for writeback. The limit
 			 * holds pages being written too.
 			 */
-			if (!inflight ||
+			if (nowait || !inflight ||
 			    wait_event_killable(sw->wait, memvirt_swap_charge(vm) < limit ||
 						!atomic_read(&sw->inflight)))
 				break;
 			continue;
 		}
 		if (inflight >= MEMVIRT_INFLIGHT_MAX) {
-			if (wait_event_killable(sw->wait, atomic_read(&sw->inflight) <
-						MEMVIRT_INFLIGHT_MAX))
+			if (nowait || wait_event_killable(sw->wait, atomic_read(&sw->inflight) <
+							  MEMVIRT_INFLIGHT_MAX))
 				break;
 			continue;
 		}
@@ -877,16 +890,33 @@ void memvirt_swap_enforce_limit(struct memvirt_vm *vm)
 		end = min(start + MEMVIRT_P2M_ENTRIES, pages);
 		memset(&res, 0, sizeof(res));
 		memvirt_swap_out_range(vm, start, end, MEMVIRT_SWAP_COLD,
-				       charge - inflight - target, false, &res);
+				       min(charge - inflight - target, max_take - taken), false,
+				       &res);
 		sw->hand = end;
 		atomic_long_add(res.zeroed + res.compressed, &vm->stats.reclaimed);
+		taken += res.taken;
 		swept += end - start;
-		if (res.zeroed + res.compressed)
+		if (res.taken)
 			swept = 0;
 		if (fatal_signal_pending(current))
 			break;
 	}
 	mutex_unlock(&sw->reclaim_lock);
+	return taken;
+}
+
+/**
+ * memvirt_swap_enforce_limit - keep the VM under its limit before an access
+ * that may allocate.
+ * @vm: the VM; the caller holds no memvirt lock (a fault, write() or
+ *	populate about to start).
+ */
+void memvirt_swap_enforce_limit(struct memvirt_vm *vm)
+{
+	u64 limit = READ_ONCE(vm->limit_pages);
+
+	if (limit != U64_MAX)
+		memvirt_swap_shrink(vm, limit, U64_MAX, 0);
 }
 
 /* Per VM. */

@@ -33,6 +33,7 @@
 #define MEMVIRT_SWAP_H
 
 #include <linux/atomic.h>
+#include <linux/bits.h>
 #include <linux/mutex.h>
 #include <linux/spinlock.h>
 #include <linux/types.h>
@@ -123,6 +124,7 @@ struct memvirt_swap_result {
 	u64 zeroed;
 	u64 compressed;
 	u64 swapped;
+	u64 taken;	/* zeroed, compressed or queued for the swap file */
 };
 
 /* How a swap-out pass picks and places pages. */
@@ -175,6 +177,10 @@ struct page *__memvirt_swap_load(struct memvirt_vm *vm, u64 gfn, u64 *ptep,
 				 struct vm_fault *vmf);
 void __memvirt_swap_drop(struct memvirt_vm *vm, u64 *ptep);
 void memvirt_swap_enforce_limit(struct memvirt_vm *vm);
+
+#define MEMVIRT_SHRINK_TRYLOCK	BIT(0)	/* skip a VM another task reclaims */
+#define MEMVIRT_SHRINK_NOWAIT	BIT(1)	/* never wait for swap writes */
+u64 memvirt_swap_shrink(struct memvirt_vm *vm, u64 limit, u64 max_take, unsigned int flags);
 int memvirt_swap_evict(struct memvirt_vm *vm, const u64 *gfns, unsigned int nr);
 int memvirt_swap_vm_resize(struct memvirt_vm *vm);
 

@@ -20,7 +20,7 @@ VERSION=$(sed -n 's/^PACKAGE_VERSION="\(.*\)"$/\1/p' "$TOP/dkms.conf")
 # The Kbuild tree of memvirt.ko, the one list of it: DKMS and the test
 # harness (tools/vmtest/build.sh) both copy it with copy_sources. Entries
 # not there yet are skipped.
-SOURCES="Kbuild dkms.conf include module ept dedup balloon swap"
+SOURCES="Kbuild dkms.conf include module ept dedup swap policy"
 
 log() { printf '[dkms] %s\n' "$*" >&2; }
 die() { printf '[dkms] error: %s\n' "$*" >&2; exit 2; }

@@ -126,7 +126,7 @@ struct memvirt_stats {
 #define MEMVIRT_GFN_PRIVATE	1	/* backed by a private host page */
 #define MEMVIRT_GFN_ZERO	2	/* known zero, no page (e.g. punched) */
 #define MEMVIRT_GFN_SHARED	3	/* backed by a shared read-only frame */
-#define MEMVIRT_GFN_BALLOONED	4	/* given to the balloon */
+#define MEMVIRT_GFN_BALLOONED	4	/* punched while a balloon target was pending */
 #define MEMVIRT_GFN_COMPRESSED	5	/* in the compression cache */
 #define MEMVIRT_GFN_SWAPPED	6	/* in the VM's swap file */
 #define MEMVIRT_GFN_ERROR	7	/* swap-in failed: access fails until punched */
@@ -296,6 +296,49 @@ struct memvirt_reclaim {
 #define MEMVIRT_RECLAIM_SIZE_VER1	136	/* version 2, up to @zeroed */
 #define MEMVIRT_RECLAIM_SIZE_VER2	152	/* version 3, up to @swapped */
 
+/* struct memvirt_balloon.flags: wait for the target to change. */
+#define MEMVIRT_BALLOON_WAIT	(1U << 0)
+/* Longest wait MEMVIRT_IOC_BALLOON accepts, milliseconds (an hour). */
+#define MEMVIRT_BALLOON_TIMEOUT_MAX	3600000ULL
+
+/**
+ * struct memvirt_balloon - MEMVIRT_IOC_BALLOON: the VM's balloon target.
+ * @size:	in: sizeof(struct memvirt_balloon).
+ * @flags:	in: 0 (answer at once) or MEMVIRT_BALLOON_WAIT.
+ * @known_pages: in (MEMVIRT_BALLOON_WAIT): the target the caller knows;
+ *		the call waits while the target equals it.
+ * @timeout_ms:	in (MEMVIRT_BALLOON_WAIT): longest wait, 1 ..
+ *		MEMVIRT_BALLOON_TIMEOUT_MAX; 0 waits without limit.
+ * @target_pages: out: pages the VM's balloon should hold (0: none). The
+ *		allocation policy sets it when the host runs short and the VM
+ *		holds more than its target; QEMU's virtio-balloon follows it
+ *		with the QMP command `balloon` and the value @size_bytes -
+ *		@target_pages * 4096.
+ * @ballooned:	out: gfns BALLOONED now (punched while a target was pending).
+ * @size_bytes:	out: the guest's size (the file size).
+ * @reserved:	must be zero.
+ *
+ * Needs no capability: the VMM that opened the file follows its own
+ * target. Returns 0 with the outputs filled when the target differs from
+ * @known_pages (at once if it already does), when @timeout_ms passes (the
+ * target may still equal @known_pages), or at once without
+ * MEMVIRT_BALLOON_WAIT; -EINTR if a signal came first. While a target is
+ * above @ballooned, fallocate(PUNCH_HOLE) on the file makes gfns BALLOONED
+ * (MEMVIRT_GFN_BALLOONED), not ZERO.
+ */
+struct memvirt_balloon {
+	__u32 size;
+	__u32 flags;
+	__u64 known_pages;
+	__u64 timeout_ms;
+	__u64 target_pages;
+	__u64 ballooned;
+	__u64 size_bytes;
+	__u64 reserved[3];
+};
+
+#define MEMVIRT_BALLOON_SIZE_VER0	72
+
 /*
  * Command numbers encode each struct's first published size, so they never
  * change as the structs grow; the kernel matches type and number only.
@@ -310,5 +353,7 @@ struct memvirt_reclaim {
 				     MEMVIRT_POLICY_SIZE_VER0)
 #define MEMVIRT_IOC_RECLAIM	_IOC(_IOC_READ | _IOC_WRITE, MEMVIRT_IOCTL_BASE, 0x04, \
 				     MEMVIRT_RECLAIM_SIZE_VER0)
+#define MEMVIRT_IOC_BALLOON	_IOC(_IOC_READ | _IOC_WRITE, MEMVIRT_IOCTL_BASE, 0x05, \
+				     MEMVIRT_BALLOON_SIZE_VER0)
 
 #endif /* _UAPI_LINUX_MEMVIRT_H */

@@ -91,7 +91,7 @@ checkpatch() {
 	local src kfiles tfiles cfiles ufiles rc=0
 	src=$(source_tree "$TOOLS_SERIES")
 	kfiles=$(cp_files 'module/*.[ch]' ':!module/trace.h' ':!module/compat.h' 'ept/*.[ch]' \
-		'dedup/*.[ch]' 'balloon/*.[ch]' 'swap/*.[ch]' 'include/*.h' 'tools/vmtest/canary/*.c')
+		'dedup/*.[ch]' 'swap/*.[ch]' 'policy/*.[ch]' 'include/*.h' 'tools/vmtest/canary/*.c')
 	# TRACE_EVENT() layout is the kernel's own; --strict objects to it.
 	tfiles=$(cp_files 'module/trace.h')
 	# Comparing LINUX_VERSION_CODE is what the compat header is for, and

@@ -1279,7 +1279,7 @@ TEST_F_TIMEOUT(pol, reservation_never_reclaimed, 120)
  * hangs; a writes the rest of its reservation and never waits.
  */
 #define LW_A	25472ULL
-#define LW_B	4096ULL
+#define LW_B	1024ULL
 
 TEST_F_TIMEOUT(pol, low_state_vm_above_target_waits_below_reservation_never, 120)
 {

@@ -880,6 +880,21 @@ static int memvirt_store_do_run(struct memvirt_vm *vm, struct memvirt_store_run 
 	return err;
 }
 
+/*
+ * BALLOON marks every gfn of its range, also those whose leaf table was
+ * never allocated (the guest never touched them): the balloon holds them.
+ * Without memory for a table, its gfns stay ABSENT, which reads the same.
+ */
+static void memvirt_store_alloc_leaves(struct memvirt_vm *vm, u64 start, u64 end)
+{
+	u64 gfn;
+
+	for (gfn = start; gfn < end; gfn = round_down(gfn, MEMVIRT_P2M_ENTRIES) +
+					  MEMVIRT_P2M_ENTRIES)
+		if (IS_ERR(memvirt_p2m_find_or_alloc(&vm->p2m, gfn, MEMVIRT_TABLE_GFP)))
+			break;
+}
+
 /**
  * memvirt_store_range - punch, truncate, tear down or reclaim gfns
  * [@start, @end) through the reclaim protocol.
@@ -905,6 +920,8 @@ int memvirt_store_range(struct memvirt_vm *vm, u64 start, u64 end, enum memvirt_
 	struct memvirt_p2m_iter iter;
 	int err = 0, ret;
 
+	if (op == MEMVIRT_OP_BALLOON)
+		memvirt_store_alloc_leaves(vm, start, end);
 	/* Punch, truncate and teardown must not fail halfway: a small NOFAIL. */
 	run = kmalloc(sizeof(*run), interruptible ? GFP_KERNEL : GFP_KERNEL | __GFP_NOFAIL);
 	if (!run)

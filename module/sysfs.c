@@ -265,6 +265,24 @@ static ssize_t memvirt_counter_show(struct kobject *kobj, struct kobj_attribute 
 		.val = &memvirt_##_dir##_stats._name,				\
 	}
 
+/* Read-only numbers a component computes: @get's value. */
+struct memvirt_value {
+	struct kobj_attribute attr;
+	u64 (*get)(void);
+};
+
+static ssize_t memvirt_value_show(struct kobject *kobj, struct kobj_attribute *attr, char *buf)
+{
+	return sysfs_emit(buf, "%llu\n", container_of(attr, struct memvirt_value, attr)->get());
+}
+
+#define MEMVIRT_VALUE(_dir, _name, _get)					\
+	static struct memvirt_value memvirt_##_dir##_value_##_name = {		\
+		.attr = { .attr = { .name = __stringify(_name), .mode = 0444 },	\
+			  .show = memvirt_value_show },				\
+		.get = (_get),							\
+	}
+
 /* /sys/kernel/memvirt/dedup/: a knob change wakes the scanner. */
 MEMVIRT_UINT_KNOB(dedup, run, 0, 1, memvirt_dedup_kick);
 MEMVIRT_UINT_KNOB(dedup, pages_to_scan, 1, MEMVIRT_DEDUP_PAGES_TO_SCAN_MAX, memvirt_dedup_kick);
@@ -334,28 +352,16 @@ MEMVIRT_COUNTER(swap, evictions);
 MEMVIRT_COUNTER(swap, writeback_cancelled);
 MEMVIRT_COUNTER(swap, writeback_inflight);
 
-static ssize_t pool_bytes_show(struct kobject *kobj, struct kobj_attribute *attr, char *buf)
-{
-	return sysfs_emit(buf, "%llu\n", memvirt_zcache_pool_bytes());
-}
-
-static struct kobj_attribute memvirt_swap_attr_pool_bytes = __ATTR_RO(pool_bytes);
-
-static ssize_t cache_limit_bytes_show(struct kobject *kobj, struct kobj_attribute *attr,
-				      char *buf)
-{
-	return sysfs_emit(buf, "%llu\n", memvirt_zcache_limit_bytes());
-}
-
-static struct kobj_attribute memvirt_swap_attr_cache_limit_bytes = __ATTR_RO(cache_limit_bytes);
+MEMVIRT_VALUE(swap, pool_bytes, memvirt_zcache_pool_bytes);
+MEMVIRT_VALUE(swap, cache_limit_bytes, memvirt_zcache_limit_bytes);
 
 static struct attribute *memvirt_swap_attrs[] = {
 	&memvirt_swap_knob_cache_percent.attr.attr,
 	&memvirt_swap_knob_swapin_readahead.attr.attr,
 	&memvirt_swap_counter_compressed.attr.attr,
 	&memvirt_swap_counter_compressed_bytes.attr.attr,
-	&memvirt_swap_attr_pool_bytes.attr,
-	&memvirt_swap_attr_cache_limit_bytes.attr,
+	&memvirt_swap_value_pool_bytes.attr.attr,
+	&memvirt_swap_value_cache_limit_bytes.attr.attr,
 	&memvirt_swap_counter_swapped.attr.attr,
 	&memvirt_swap_counter_swap_outs.attr.attr,
 	&memvirt_swap_counter_swap_ins.attr.attr,
@@ -459,19 +465,8 @@ static ssize_t state_ms_show(struct kobject *kobj, struct kobj_attribute *attr, 
 
 static struct kobj_attribute memvirt_policy_attr_state_ms = __ATTR_RO(state_ms);
 
-static ssize_t free_pages_show(struct kobject *kobj, struct kobj_attribute *attr, char *buf)
-{
-	return sysfs_emit(buf, "%llu\n", memvirt_policy_free_pages());
-}
-
-static struct kobj_attribute memvirt_policy_attr_free_pages = __ATTR_RO(free_pages);
-
-static ssize_t avail_pages_show(struct kobject *kobj, struct kobj_attribute *attr, char *buf)
-{
-	return sysfs_emit(buf, "%llu\n", memvirt_policy_avail_pages());
-}
-
-static struct kobj_attribute memvirt_policy_attr_avail_pages = __ATTR_RO(avail_pages);
+MEMVIRT_VALUE(policy, free_pages, memvirt_policy_free_pages);
+MEMVIRT_VALUE(policy, avail_pages, memvirt_policy_avail_pages);
 
 static struct attribute *memvirt_policy_attrs[] = {
 	&memvirt_policy_knob_idle_tax.attr.attr,
@@ -485,8 +480,8 @@ static struct attribute *memvirt_policy_attrs[] = {
 	&memvirt_policy_knob_balloon_timeout_ms.attr.attr,
 	&memvirt_policy_attr_state.attr,
 	&memvirt_policy_attr_state_ms.attr,
-	&memvirt_policy_attr_free_pages.attr,
-	&memvirt_policy_attr_avail_pages.attr,
+	&memvirt_policy_value_free_pages.attr.attr,
+	&memvirt_policy_value_avail_pages.attr.attr,
 	&memvirt_policy_counter_transitions.attr.attr,
 	&memvirt_policy_counter_ballooned.attr.attr,
 	&memvirt_policy_counter_low_waits.attr.attr,

@@ -300,12 +300,14 @@ static void memvirt_policy_gather(struct memvirt_policy_vm *v, unsigned long now
 static void memvirt_policy_set_balloon(struct memvirt_vm *vm, u64 bt)
 {
 	struct memvirt_vm_policy *p = &vm->policy;
-	long ballooned = atomic_long_read(&vm->stats.ballooned);
+	bool pending = bt > (u64)atomic_long_read(&vm->stats.ballooned);
 
+	/* Since when the balloon has been asked for pages it does not hold. */
+	if (pending && !p->balloon_pending)
+		p->balloon_since = jiffies;
+	p->balloon_pending = pending;
 	if (bt == p->balloon_target)
 		return;
-	if (bt > ballooned && p->balloon_target <= ballooned)
-		p->balloon_since = jiffies;
 	WRITE_ONCE(p->balloon_target, bt);
 	sysfs_notify(&vm->kobj, NULL, "balloon_target");
 	wake_up_interruptible_all(&p->balloon_wait);
@@ -329,16 +331,31 @@ static void memvirt_policy_balloon(struct memvirt_policy_vm *v, enum memvirt_sta
  */
 static u64 memvirt_policy_take(struct memvirt_policy_vm *v, u64 floor, u64 nr)
 {
+	struct memvirt_vm_policy *p = &v->vm->policy;
 	u64 taken;
 
 	if (v->charge <= floor || !nr)
 		return 0;
+	/*
+	 * A VM with nothing cold to take (all hot, pinned, incompressible
+	 * without a swap file) would cost a futile sweep every turn.
+	 */
+	if (p->take_skip) {
+		p->take_skip--;
+		return 0;
+	}
 	if (!memvirt_vm_begin_work(v->vm))
 		return 0;
 	nr = min3(nr, v->charge - floor, (u64)MEMVIRT_POLICY_TAKE_MAX);
 	taken = memvirt_swap_shrink(v->vm, v->charge - nr + 1, nr,
 				    MEMVIRT_SHRINK_TRYLOCK | MEMVIRT_SHRINK_NOWAIT);
 	memvirt_vm_end_work(v->vm);
+	if (taken) {
+		p->take_backoff = 0;
+	} else {
+		p->take_backoff = min(2 * p->take_backoff + 1, 31U);
+		p->take_skip = p->take_backoff;
+	}
 	v->charge -= min(v->charge, taken);
 	atomic_long_add(taken, &memvirt_policy_stats.reclaimed);
 	return taken;
@@ -520,8 +537,9 @@ static int memvirt_policy_thread(void *data)
  *
  * In the LOW state a VM above its target and above its reservation takes
  * its own coldest pages down to the target before it goes on. It gives up
- * when nothing more can be taken, so it never waits forever; a VM at or
- * below its reservation never waits.
+ * when nothing more can be taken, so it never waits forever, and its
+ * faults then go on without trying again for one period; a VM at or below
+ * its reservation never waits.
  */
 void memvirt_policy_fault_gate(struct memvirt_vm *vm)
 {
@@ -532,10 +550,13 @@ void memvirt_policy_fault_gate(struct memvirt_vm *vm)
 		return;
 	floor = max(READ_ONCE(vm->policy.target), READ_ONCE(vm->reservation_pages));
 	charge = memvirt_policy_charge(vm);
-	if (charge <= floor)
+	if (charge <= floor || time_before(jiffies, READ_ONCE(vm->policy.gate_until)))
 		return;
 	t0 = ktime_get_ns();
-	memvirt_swap_shrink(vm, floor + 1, U64_MAX, 0);
+	/* Nothing to take: the next faults go on until the next turn. */
+	if (!memvirt_swap_shrink(vm, floor + 1, U64_MAX, 0))
+		WRITE_ONCE(vm->policy.gate_until, jiffies +
+			   msecs_to_jiffies(READ_ONCE(memvirt_policy_knobs.period_ms)));
 	atomic_long_inc(&vm->stats.low_waits);
 	atomic_long_inc(&memvirt_policy_stats.low_waits);
 	atomic_long_add(ktime_get_ns() - t0, &memvirt_policy_stats.low_wait_ns);
@@ -592,6 +613,7 @@ void memvirt_policy_vm_init(struct memvirt_vm *vm)
 	p->fast = MEMVIRT_PERMILLE;
 	p->period = MEMVIRT_PERMILLE;
 	p->target = U64_MAX;
+	p->gate_until = jiffies;
 	p->sample_end = jiffies +
 			msecs_to_jiffies(READ_ONCE(memvirt_policy_knobs.sample_period_ms));
 }

@@ -69,6 +69,7 @@ void memvirt_policy_targets(struct memvirt_target_in *vms, unsigned int n, u64 a
  * @demand:	pages it could use now: its charge plus room to grow.
  * @balloon_target: pages its balloon should hold; 0 for none.
  * @balloon_since: jiffies when @balloon_target last went pending.
+ * @balloon_pending: it was pending at the last turn.
  * @balloon_wait: MEMVIRT_IOC_BALLOON waiters; woken on a change.
  * @ballooned:	gfns BALLOONED.
  * @deflated:	BALLOONED gfns given a page again (cumulative).
@@ -82,12 +83,18 @@ void memvirt_policy_targets(struct memvirt_target_in *vms, unsigned int n, u64 a
  * @sample_periods: periods closed.
  * @last_touched: touched gfns of the last closed period.
  * @last_sampled: sampled gfns of the last closed period.
+ * @take_skip:	turns the policy thread leaves the VM alone after failing
+ *		to take anything from it (backs off up to 32 turns).
+ * @take_backoff: the current back-off, turns.
+ * @gate_until:	jiffies until which the fault gate leaves the VM alone
+ *		after its own reclaim found nothing to take.
  */
 struct memvirt_vm_policy {
 	u64 target;
 	u64 demand;
 	u64 balloon_target;
 	unsigned long balloon_since;
+	bool balloon_pending;
 	wait_queue_head_t balloon_wait;
 	atomic_long_t ballooned;
 	atomic_long_t deflated;
@@ -101,6 +108,9 @@ struct memvirt_vm_policy {
 	u64 sample_periods;
 	unsigned int last_touched;
 	unsigned int last_sampled;
+	unsigned int take_skip;
+	unsigned int take_backoff;
+	unsigned long gate_until;
 };
 
 /**

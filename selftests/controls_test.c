@@ -1117,10 +1117,10 @@ TEST_F(ctl, ioctl_exact_size_writes_nothing_beyond)
 TEST_F(ctl, ioctl_unknown_cmd_enotty)
 {
 	const unsigned long cmds[] = {
-		_IOWR(MEMVIRT_IOCTL_BASE, 0x05, struct memvirt_stats),
+		_IOWR(MEMVIRT_IOCTL_BASE, 0x07, struct memvirt_stats),
 		_IOWR(MEMVIRT_IOCTL_BASE, 0x3f, struct memvirt_stats),
 		_IOW(MEMVIRT_IOCTL_BASE, 0xff, struct memvirt_policy),
-		_IO(MEMVIRT_IOCTL_BASE, 0x06),
+		_IO(MEMVIRT_IOCTL_BASE, 0x08),
 		_IOWR('X', 0x00, struct memvirt_stats),
 	};
 	union iobuf b;

@@ -346,7 +346,9 @@ TEST_F_TIMEOUT(kp, estimate_tracks_working_set_and_cost, 180)
 	static const unsigned int pct[] = { 10, 80, 10 };
 	u64 priv, ws, p, est, truth, err, worst = 0;
 	u64 pns0, sns0, s0, sp0, t0, pns, sns, s, sp, wall;
+	double turn, start, vm;
 	struct guest *g;
+	int ret;
 	struct driver d;
 	unsigned int i;
 
@@ -416,6 +418,34 @@ TEST_F_TIMEOUT(kp, estimate_tracks_working_set_and_cost, 180)
 	EXPECT_LT(0ULL, sns);
 	EXPECT_LE(sns, pns);
 	EXPECT_LE(ET_SAMPLES * sp, s);
+
+	/*
+	 * At the defaults (a turn a second, 100 gfns every 30 s): what a
+	 * turn costs, measured over 5 s after the first sample started,
+	 * plus a sample's start at the per-gfn cost measured above. Both
+	 * are per VM, whatever its size: 100 GiB as 25 VMs of 4 GiB costs
+	 * 25 times that.
+	 */
+	ASSERT_EQ(0, driver_start(&d, g, VMM_FREE_GPA,
+				  VMM_FREE_GPA + ws * VMM_PAGE_SIZE));
+	PL_SET(PL_PERIOD_MS, 1000);
+	PL_SET(PL_SAMPLE_SIZE, 100);
+	PL_SET(PL_SAMPLE_PERIOD_MS, 30000);
+	pl_sleep_ms(1500);
+	pns0 = pl_u64(_metadata, "policy_ns");
+	t0 = vmm_now_ns();
+	pl_sleep_ms(5000);
+	wall = vmm_now_ns() - t0;
+	pns = pl_u64(_metadata, "policy_ns") - pns0;
+	ret = driver_stop(&d);
+	ASSERT_EQ(0, ret);
+	turn = (double)pns / wall;		/* a fraction of one CPU */
+	start = s ? 100.0 * sns / s / 30e9 : 0;
+	vm = turn + start;
+	TH_LOG("at the defaults: turns %.5f%% of a CPU, sample starts %.5f%%: %.5f%% per VM; 100 GiB as 25 VMs of 4 GiB: %.3f%% of a CPU; scaled linearly from this %llu MiB guest: %.3f%% per 100 GiB",
+	       100 * turn, 100 * start, 100 * vm, 25 * 100 * vm,
+	       (unsigned long long)(ET_SIZE / MIB),
+	       100 * vm * (100.0 * 1024 * MIB / ET_SIZE));
 }
 
 /* ------------------------------------------------------------------ */

@@ -619,20 +619,24 @@ TEST_F_TIMEOUT(kp, reservation_never_reclaimed_under_pressure, 180)
 #define OC_WS		(16 * MIB)	/* the active guests' working set */
 #define OC_BUDGET_MB	64ULL		/* 4 x 32 MiB = 2 x budget */
 #define OC_SETTLE_S	60		/* longest wait for the reclaim to end */
-#define OC_WINDOW_S	8		/* steady state: measured that long */
+#define OC_WINDOW_S	20		/* then measured that long */
+#define OC_STEADY_S	3		/* steady state: the window's last seconds */
 
 /*
  * All four fill their RAM with the budget at its default, the active two
  * start on their working sets and the sampler learns who is idle; then
  * the budget is cut to half the guests' RAM. Once the reclaim is done
  * (HIGH again, or OC_SETTLE_S), the working sets' residency is sampled
- * every second for OC_WINDOW_S: at steady state (the window's last
- * second) each active guest holds at least 90% of its working set.
+ * every second for OC_WINDOW_S: at steady state (the mean of the window's
+ * last OC_STEADY_S seconds) each active guest holds at least 90% of its
+ * working set. The lowest residency in the window is printed too: under
+ * TCG an active guest that lost part of its working set in the cut
+ * stalls on swap-ins and looks idle to the sampler for a while.
  */
-TEST_F_TIMEOUT(kp, overcommit_4_guests_active_keep_working_set, 200)
+TEST_F_TIMEOUT(kp, overcommit_4_guests_active_keep_working_set, 220)
 {
 	u64 t0, ms, pns0, pns, wall0, wall, res[NR_GUESTS], ws_pages, sum;
-	u64 pct[2] = { 0 }, minp[2] = { 100, 100 }, passes[2], k;
+	u64 pct[2] = { 0 }, minp[2] = { 100, 100 }, steady[2] = { 0 }, passes[2], k;
 	struct memvirt_stats st[NR_GUESTS];
 	struct guest *g[NR_GUESTS];
 	struct driver d[2];
@@ -666,6 +670,8 @@ TEST_F_TIMEOUT(kp, overcommit_4_guests_active_keep_working_set, 200)
 		for (i = 0; i < 2; i++) {
 			pct[i] = private_in(g[2 + i], VMM_FREE_GPA, OC_WS) * 100 / ws_pages;
 			minp[i] = pct[i] < minp[i] ? pct[i] : minp[i];
+			if (k >= OC_WINDOW_S - OC_STEADY_S)
+				steady[i] += pct[i];
 			passes[i] = __atomic_load_n(&d[i].passes, __ATOMIC_ACQUIRE);
 		}
 		TH_LOG("+%llu s (%s): working sets resident %llu%% %llu%%, estimates %llu%% %llu%%, passes %llu %llu",
@@ -690,14 +696,16 @@ TEST_F_TIMEOUT(kp, overcommit_4_guests_active_keep_working_set, 200)
 		       (unsigned long long)pl_vm(_metadata, g[i]->id, "target"),
 		       (unsigned long long)pl_vm(_metadata, g[i]->id, "active_estimate"));
 	}
+	for (i = 0; i < 2; i++)
+		steady[i] /= OC_STEADY_S;
 	TH_LOG("4 guests x %llu MiB on a %llu MiB budget (2x): at steady state the active guests keep %llu%% and %llu%% of their %llu MiB working sets resident (lowest in the window %llu%%, %llu%%); policy thread %.3f%% of a CPU for %llu MiB of guests",
 	       (unsigned long long)(OC_SIZE / MIB), OC_BUDGET_MB,
-	       (unsigned long long)pct[0], (unsigned long long)pct[1],
+	       (unsigned long long)steady[0], (unsigned long long)steady[1],
 	       (unsigned long long)(OC_WS / MIB), (unsigned long long)minp[0],
 	       (unsigned long long)minp[1], 100.0 * pns / wall,
 	       (unsigned long long)(4 * OC_SIZE / MIB));
-	EXPECT_LE(90ULL, pct[0]);
-	EXPECT_LE(90ULL, pct[1]);
+	EXPECT_LE(90ULL, steady[0]);
+	EXPECT_LE(90ULL, steady[1]);
 	for (i = 0; i < 2; i++) {
 		EXPECT_LT(res[i], res[2 + i]);
 		EXPECT_LT(0ULL, st[i].swapped);

@@ -14,6 +14,11 @@
  * The COMPRESS and SWAP operations are swap-out passes (swap/), which
  * memvirt_store_range() leaves alone; SWAP needs a swap file, so here it
  * only checks it is refused (-EOPNOTSUPP) and the table's action.
+ *
+ * The VM's ballooned count follows the gfn's state in every case: one more
+ * when it becomes BALLOONED, one less when it leaves BALLOONED; leaving it
+ * for a page of its own is a deflate. BALLOONED gfns are made by a balloon
+ * punch, so the host-wide count stays balanced.
  */
 #include <kunit/test.h>
 #include <linux/bitmap.h>
@@ -259,12 +264,21 @@ static void fake_compress(struct kunit *test, struct fake_vm *f)
 static void fake_set_start(struct kunit *test, struct fake_vm *f, enum start start,
 			   struct page **page)
 {
+	struct memvirt_range_result res = {};
 	u64 *ptep = fake_ptep(f);
 	bool ok = true;
 
 	*page = NULL;
 	if (start == ST_SWAPPED)
 		fake_give_slots(test, f);
+	/* A balloon punch, so that every ballooned count (host-wide too) adds up. */
+	if (start == ST_BALLOONED || start == ST_BALLOONED_FRAMED) {
+		KUNIT_ASSERT_EQ(test, memvirt_store_range(&f->vm, GFN, GFN + 1, MEMVIRT_OP_BALLOON,
+							  &res), 0);
+		KUNIT_ASSERT_EQ(test, memvirt_pte_state(memvirt_p2m_read(ptep)),
+				MEMVIRT_P2M_BALLOONED);
+		KUNIT_ASSERT_EQ(test, atomic_long_read(&f->vm.stats.ballooned), 1L);
+	}
 	memvirt_p2m_lock_gfn(&f->vm.p2m, ptep);
 	switch (start) {
 	case ST_ABSENT:
@@ -273,13 +287,10 @@ static void fake_set_start(struct kunit *test, struct fake_vm *f, enum start sta
 		memvirt_p2m_set(ptep, memvirt_pte_mk_nopage(MEMVIRT_P2M_ZERO));
 		break;
 	case ST_BALLOONED:
+		break;
 	case ST_BALLOONED_FRAMED:
-		memvirt_p2m_set(ptep, memvirt_pte_mk_nopage(MEMVIRT_P2M_BALLOONED));
-		fallthrough;
 	case ST_ZERO_FRAMED:
-		if (start != ST_BALLOONED)
-			*page = __memvirt_store_get(&f->vm, GFN, ptep, MEMVIRT_OP_FAULT_READ,
-						    NULL);
+		*page = __memvirt_store_get(&f->vm, GFN, ptep, MEMVIRT_OP_FAULT_READ, NULL);
 		break;
 	case ST_PRIVATE:
 	case ST_PRIVATE_DATA:
@@ -436,6 +447,14 @@ static enum outcome fake_do(struct fake_vm *f, enum memvirt_op op, struct page *
 	{ .name = "ST_PRIVATE_WB " #_op, .start = ST_PRIVATE_WB,		\
 	  .op = MEMVIRT_OP_##_op, .out = _out, .to = MEMVIRT_P2M_PRIVATE,	\
 	  .cancelled = 1, .data = true }
+/*
+ * A punch while a balloon target is pending: whatever backed the gfn is
+ * freed and it becomes BALLOONED, by the table's action @_act (checked).
+ */
+#define BALLOONS(_start, _act, ...)						\
+	{ .name = #_start " BALLOON", .start = _start, .op = MEMVIRT_OP_BALLOON, \
+	  .out = O_OK, .to = MEMVIRT_P2M_BALLOONED, .act = MEMVIRT_ACT_##_act,	\
+	  __VA_ARGS__ }
 
 /* Every operation on every state; the zero-frame, data and pinned variants too. */
 static const struct store_case store_cases[] = {
@@ -454,6 +473,7 @@ static const struct store_case store_cases[] = {
 	CX(ST_ABSENT, SWAP, O_EOPNOTSUPP, ABSENT, .act = MEMVIRT_ACT_KEEP),
 	C(ST_ABSENT, QUERY, O_OK, ABSENT, false, 0, 0, 0, 0),
 	C(ST_ABSENT, DUMP, O_OK, ABSENT, false, 0, 0, 0, 0),
+	BALLOONS(ST_ABSENT, MARK),
 
 	C(ST_ZERO, FAULT_READ, O_ZERO_FRAME, ZERO, true, 0, 0, 0, 0),
 	C(ST_ZERO, FAULT_WRITE, O_NEW, PRIVATE, false, 1, 0, 0, 0),
@@ -470,6 +490,7 @@ static const struct store_case store_cases[] = {
 	CX(ST_ZERO, SWAP, O_EOPNOTSUPP, ZERO, .act = MEMVIRT_ACT_KEEP),
 	C(ST_ZERO, QUERY, O_OK, ZERO, false, 0, 0, 0, 0),
 	C(ST_ZERO, DUMP, O_OK, ZERO, false, 0, 0, 0, 0),
+	BALLOONS(ST_ZERO, MARK),
 
 	/* A zero frame is mapped: anything giving the gfn a page zaps it. */
 	C(ST_ZERO_FRAMED, FAULT_READ, O_ZERO_FRAME, ZERO, true, 0, 0, 0, 0),
@@ -488,6 +509,8 @@ static const struct store_case store_cases[] = {
 	   .act = MEMVIRT_ACT_KEEP),
 	C(ST_ZERO_FRAMED, QUERY, O_OK, ZERO, true, 0, 0, 0, 0),
 	C(ST_ZERO_FRAMED, DUMP, O_OK, ZERO, true, 0, 0, 0, 0),
+	/* Marking a gfn whose zero frame may be mapped zaps it, as truncate does. */
+	BALLOONS(ST_ZERO_FRAMED, MARK, .unmaps = 1),
 
 	C(ST_PRIVATE, FAULT_READ, O_SAME, PRIVATE, false, 0, 0, 0, 0),
 	C(ST_PRIVATE, FAULT_WRITE, O_SAME, PRIVATE, false, 0, 0, 0, 0),
@@ -507,9 +530,11 @@ static const struct store_case store_cases[] = {
 	CX(ST_PRIVATE, SWAP, O_EOPNOTSUPP, PRIVATE, .act = MEMVIRT_ACT_TAKE),
 	C(ST_PRIVATE, QUERY, O_OK, PRIVATE, false, 0, 0, 0, 0),
 	C(ST_PRIVATE, DUMP, O_OK, PRIVATE, false, 0, 0, 0, 0),
+	BALLOONS(ST_PRIVATE, DROP, .unmaps = 1, .freed = 1, .resident = -1),
 	/* Data is never reclaimed as zero; it is not even unmapped. */
 	C(ST_PRIVATE_DATA, RECLAIM_ZERO, O_OK, PRIVATE, false, 0, 0, 0, 0),
 	C(ST_PRIVATE_DATA, PUNCH, O_OK, ZERO, false, 0, 1, 1, 0),
+	BALLOONS(ST_PRIVATE_DATA, DROP, .unmaps = 1, .freed = 1, .resident = -1),
 	CX(ST_PRIVATE_DATA, FAULT_READ, O_SAME, PRIVATE, .data = true),
 	/* Data that compresses goes to the cache and its page is freed. */
 	CX(ST_PRIVATE_DATA, COMPRESS, O_OK, COMPRESSED, .unmaps = 1, .freed = 1, .resident = -1,
@@ -519,6 +544,7 @@ static const struct store_case store_cases[] = {
 	/* Pinned: reclaim skips and counts it; punch frees it regardless. */
 	C(ST_PRIVATE_PINNED, RECLAIM_ZERO, O_OK, PRIVATE, false, 0, 1, 0, 1),
 	C(ST_PRIVATE_PINNED, PUNCH, O_OK, ZERO, false, 0, 1, 1, 0),
+	BALLOONS(ST_PRIVATE_PINNED, DROP, .unmaps = 1, .freed = 1, .resident = -1),
 	C(ST_PRIVATE_PINNED, COMPRESS, O_OK, PRIVATE, false, 0, 1, 0, 1),
 	/* Being written to swap: any use cancels that; swap-out passes skip it. */
 	USED_WB(FAULT_READ, O_SAME),
@@ -528,6 +554,7 @@ static const struct store_case store_cases[] = {
 	USED_WB(WRITE, O_SAME),
 	USED_WB(POPULATE, O_SAME),
 	CX(ST_PRIVATE_WB, PUNCH, O_OK, ZERO, .unmaps = 1, .freed = 1, .resident = -1),
+	BALLOONS(ST_PRIVATE_WB, DROP, .unmaps = 1, .freed = 1, .resident = -1),
 	CX(ST_PRIVATE_WB, TEARDOWN, O_OK, ABSENT, .unmaps = 1, .freed = 1, .resident = -1),
 	CX(ST_PRIVATE_WB, RECLAIM_ZERO, O_OK, PRIVATE, .wb = true, .data = true),
 	CX(ST_PRIVATE_WB, COMPRESS, O_OK, PRIVATE, .wb = true, .data = true),
@@ -548,8 +575,10 @@ static const struct store_case store_cases[] = {
 	CX(ST_BALLOONED, SWAP, O_EOPNOTSUPP, BALLOONED, .act = MEMVIRT_ACT_KEEP),
 	C(ST_BALLOONED, QUERY, O_OK, BALLOONED, false, 0, 0, 0, 0),
 	C(ST_BALLOONED, DUMP, O_OK, BALLOONED, false, 0, 0, 0, 0),
+	BALLOONS(ST_BALLOONED, KEEP),
 	C(ST_BALLOONED_FRAMED, MKWRITE, O_EAGAIN, PRIVATE, false, 1, 1, 0, 0),
 	C(ST_BALLOONED_FRAMED, TRUNCATE, O_OK, ABSENT, false, 0, 1, 0, 0),
+	BALLOONS(ST_BALLOONED_FRAMED, KEEP, .to_frame = true),
 
 	/* Writes break copy-on-write; punch, truncate, teardown leave the frame. */
 	CS(ST_SHARED, FAULT_READ, O_SAME, SHARED, 0, 0, 0, 0),
@@ -568,15 +597,19 @@ static const struct store_case store_cases[] = {
 	CX(ST_SHARED, SWAP, O_EOPNOTSUPP, SHARED, .act = MEMVIRT_ACT_KEEP),
 	CS(ST_SHARED, QUERY, O_OK, SHARED, 0, 0, 0, 0),
 	CS(ST_SHARED, DUMP, O_OK, SHARED, 0, 0, 0, 0),
+	/* The gfn leaves its frame; the other sharer keeps it. */
+	BALLOONS(ST_SHARED, DROP, .unmaps = 1, .shared = -1),
 	/* The last sharer keeps the frame: no copy, no zap. */
 	CS(ST_SHARED_LAST, FAULT_WRITE, O_SAME, PRIVATE, 0, 0, 1, -1),
 	CS(ST_SHARED_LAST, MKWRITE, O_OK, PRIVATE, 0, 0, 1, -1),
 	CS(ST_SHARED_LAST, WRITE, O_SAME, PRIVATE, 0, 0, 1, -1),
 	CS(ST_SHARED_LAST, PUNCH, O_OK, ZERO, 0, 1, 0, -1),
+	BALLOONS(ST_SHARED_LAST, DROP, .unmaps = 1, .shared = -1),
 	/* Not mapped since the merge: nothing to zap. */
 	CS(ST_SHARED_UNMAPPED, FAULT_WRITE, O_NEW, PRIVATE, 1, 0, 1, -1),
 	CS(ST_SHARED_UNMAPPED, WRITE, O_NEW, PRIVATE, 1, 0, 1, -1),
 	CS(ST_SHARED_UNMAPPED, PUNCH, O_OK, ZERO, 0, 0, 0, -1),
+	BALLOONS(ST_SHARED_UNMAPPED, DROP, .shared = -1),
 	CS(ST_SHARED_UNMAPPED, TEARDOWN, O_OK, ABSENT, 0, 0, 0, -1),
 
 	/* Accesses decompress the page into a new one; punch and co. free the entry. */
@@ -597,6 +630,8 @@ static const struct store_case store_cases[] = {
 	CX(ST_COMPRESSED, SWAP, O_EOPNOTSUPP, COMPRESSED, .act = MEMVIRT_ACT_TAKE),
 	CX(ST_COMPRESSED, QUERY, O_OK, COMPRESSED),
 	CX(ST_COMPRESSED, DUMP, O_OK, COMPRESSED),
+	/* The cache entry is freed. */
+	BALLOONS(ST_COMPRESSED, DROP, .compressed = -1),
 
 	/* Reading the slot fails (no file): the data is lost, loudly. */
 	LOST(FAULT_READ),
@@ -614,6 +649,8 @@ static const struct store_case store_cases[] = {
 	CX(ST_SWAPPED, SWAP, O_EOPNOTSUPP, SWAPPED, .act = MEMVIRT_ACT_KEEP),
 	CX(ST_SWAPPED, QUERY, O_OK, SWAPPED),
 	CX(ST_SWAPPED, DUMP, O_OK, SWAPPED),
+	/* The slot is freed, unread. */
+	BALLOONS(ST_SWAPPED, DROP, .swapped = -1, .slots = -1),
 
 	/* Never zeroes in place of lost data; punching makes it usable again. */
 	C(ST_ERROR, FAULT_READ, O_EIO, ERROR, false, 0, 0, 0, 0),
@@ -631,6 +668,8 @@ static const struct store_case store_cases[] = {
 	CX(ST_ERROR, SWAP, O_EOPNOTSUPP, ERROR, .act = MEMVIRT_ACT_KEEP),
 	C(ST_ERROR, QUERY, O_OK, ERROR, false, 0, 0, 0, 0),
 	C(ST_ERROR, DUMP, O_OK, ERROR, false, 0, 0, 0, 0),
+	/* The lost data goes with the balloon, as with a punch. */
+	BALLOONS(ST_ERROR, MARK),
 };
 
 #undef C
@@ -639,6 +678,7 @@ static const struct store_case store_cases[] = {
 #undef LOADED
 #undef LOST
 #undef USED_WB
+#undef BALLOONS
 
 static void store_case_desc(const struct store_case *c, char *desc)
 {
@@ -690,12 +730,13 @@ static void fake_vm_destroy(struct kunit *test, struct fake_vm *f)
 	KUNIT_EXPECT_EQ(test, atomic_long_read(&f->vm.stats.compressed), 0L);
 	KUNIT_EXPECT_EQ(test, atomic_long_read(&f->vm.stats.compressed_bytes), 0L);
 	KUNIT_EXPECT_EQ(test, atomic_long_read(&f->vm.stats.swapped), 0L);
+	KUNIT_EXPECT_EQ(test, atomic_long_read(&f->vm.stats.ballooned), 0L);
 }
 
 /* The VM's counters a case checks, and the host-wide cancellation count. */
 struct fake_counts {
 	long resident, pinned_skips, shared, compressed, swapped, errors, rejects;
-	long cancelled;
+	long ballooned, deflated, cancelled;
 	u64 slots;
 };
 
@@ -708,6 +749,8 @@ static void fake_read_counts(struct fake_vm *f, struct fake_counts *n)
 	n->swapped = atomic_long_read(&f->vm.stats.swapped);
 	n->errors = atomic_long_read(&f->vm.stats.swap_errors);
 	n->rejects = atomic_long_read(&f->vm.stats.compress_rejects);
+	n->ballooned = atomic_long_read(&f->vm.stats.ballooned);
+	n->deflated = atomic_long_read(&f->vm.stats.deflated);
 	n->slots = f->vm.swap.used;
 	n->cancelled = atomic_long_read(&memvirt_swap_stats.writeback_cancelled);
 }
@@ -760,6 +803,13 @@ static void memvirt_store_op_on_state(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, now.errors - was.errors, (long)c->errors);
 	KUNIT_EXPECT_EQ(test, now.rejects - was.rejects, (long)c->rejects);
 	KUNIT_EXPECT_EQ(test, now.cancelled - was.cancelled, (long)c->cancelled);
+	KUNIT_EXPECT_EQ_MSG(test, now.ballooned - was.ballooned,
+			    (long)(c->to == MEMVIRT_P2M_BALLOONED) -
+			    (long)(from == MEMVIRT_P2M_BALLOONED), "ballooned: %s", c->name);
+	/* A BALLOONED gfn given a page again is a deflate. */
+	KUNIT_EXPECT_EQ_MSG(test, now.deflated - was.deflated,
+			    (long)(from == MEMVIRT_P2M_BALLOONED && c->to == MEMVIRT_P2M_PRIVATE),
+			    "deflated: %s", c->name);
 	/* A slot freed is the gfn's own. */
 	if (c->slots)
 		KUNIT_EXPECT_FALSE(test, test_bit(SLOT, f->vm.swap.slots));
@@ -862,7 +912,8 @@ static bool op_is_access(unsigned int op)
 
 static bool op_frees(unsigned int op)
 {
-	return op == MEMVIRT_OP_PUNCH || op == MEMVIRT_OP_TRUNCATE || op == MEMVIRT_OP_TEARDOWN;
+	return op == MEMVIRT_OP_PUNCH || op == MEMVIRT_OP_TRUNCATE || op == MEMVIRT_OP_TEARDOWN ||
+	       op == MEMVIRT_OP_BALLOON;
 }
 
 /*
@@ -905,6 +956,7 @@ static void memvirt_store_table_invariants(struct kunit *test)
 		KUNIT_EXPECT_STRNEQ(test, memvirt_store_op_name(op), "invalid");
 	KUNIT_EXPECT_STREQ(test, memvirt_store_op_name(MEMVIRT_OP_COMPRESS), "compress");
 	KUNIT_EXPECT_STREQ(test, memvirt_store_op_name(MEMVIRT_OP_SWAP), "swap");
+	KUNIT_EXPECT_STREQ(test, memvirt_store_op_name(MEMVIRT_OP_BALLOON), "balloon");
 	KUNIT_EXPECT_STREQ(test, memvirt_store_act_name(MEMVIRT_ACT_LOAD), "load");
 	KUNIT_EXPECT_STREQ(test, memvirt_store_act_name(MEMVIRT_ACT_REFUSE), "refuse");
 }

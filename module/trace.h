@@ -4,7 +4,7 @@
  * tracefs (events/memvirt/). Events are named for what happened
  * (memvirt:fault, memvirt:discard, memvirt:share, memvirt:zero,
  * memvirt:cow_break, memvirt:reclaim, memvirt:compress, memvirt:swap_out,
- * memvirt:swap_in, memvirt:state), so
+ * memvirt:swap_in, memvirt:balloon, memvirt:state), so
  * their C names are trace_fault(), trace_discard() and so on.
  */
 #undef TRACE_SYSTEM
@@ -221,6 +221,27 @@ TRACE_EVENT(swap_in,
 	),
 	TP_printk("vm=%llu gfn=0x%llx slot=%llu nr=%u err=%d", __entry->vm_id, __entry->gfn,
 		  __entry->slot, __entry->nr, __entry->err)
+);
+
+/* A VM's balloon target changed (policy/): @ballooned gfns are BALLOONED now. */
+TRACE_EVENT(balloon,
+
+	TP_PROTO(u64 vm_id, u64 old_target, u64 new_target, u64 ballooned),
+	TP_ARGS(vm_id, old_target, new_target, ballooned),
+	TP_STRUCT__entry(
+		__field(u64, vm_id)
+		__field(u64, old_target)
+		__field(u64, new_target)
+		__field(u64, ballooned)
+	),
+	TP_fast_assign(
+		__entry->vm_id = vm_id;
+		__entry->old_target = old_target;
+		__entry->new_target = new_target;
+		__entry->ballooned = ballooned;
+	),
+	TP_printk("vm=%llu target=%llu->%llu ballooned=%llu", __entry->vm_id,
+		  __entry->old_target, __entry->new_target, __entry->ballooned)
 );
 
 /*

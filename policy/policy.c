@@ -246,6 +246,7 @@ struct memvirt_policy_vm {
 	u64 charge;
 	u64 size_pages;
 	u64 reservation;
+	bool alive;	/* not torn down: its sysfs files and pages may be used */
 	u64 rho_key;	/* charge * w / S: the lowest rho has the highest key */
 };
 
@@ -283,7 +284,8 @@ static void memvirt_policy_gather(struct memvirt_policy_vm *v, unsigned long now
 	struct memvirt_vm *vm = v->vm;
 	u64 room;
 
-	if (memvirt_vm_begin_work(vm)) {
+	v->alive = memvirt_vm_begin_work(vm);
+	if (v->alive) {
 		memvirt_sample_tick(vm, now);
 		v->size_pages = memvirt_vm_pages(vm);
 		memvirt_vm_end_work(vm);
@@ -308,6 +310,7 @@ static void memvirt_policy_set_balloon(struct memvirt_vm *vm, u64 bt)
 	p->balloon_pending = pending;
 	if (bt == p->balloon_target)
 		return;
+	trace_balloon(vm->id, p->balloon_target, bt, atomic_long_read(&vm->stats.ballooned));
 	WRITE_ONCE(p->balloon_target, bt);
 	sysfs_notify(&vm->kobj, NULL, "balloon_target");
 	wake_up_interruptible_all(&p->balloon_wait);
@@ -477,6 +480,9 @@ static bool memvirt_policy_turn(void)
 		u64 floor = max(v->in.target, v->reservation);
 		bool take;
 
+		/* Torn down since: its sysfs files go, nothing to take. */
+		if (!v->alive)
+			continue;
 		WRITE_ONCE(p->target, v->in.target);
 		memvirt_policy_balloon(v, state);
 		switch (state) {
@@ -553,8 +559,12 @@ void memvirt_policy_fault_gate(struct memvirt_vm *vm)
 	if (charge <= floor || time_before(jiffies, READ_ONCE(vm->policy.gate_until)))
 		return;
 	t0 = ktime_get_ns();
-	/* Nothing to take: the next faults go on until the next turn. */
-	if (!memvirt_swap_shrink(vm, floor + 1, U64_MAX, 0))
+	/*
+	 * Never below the floor: not the target, above all not the
+	 * reservation. Nothing to take: the next faults go on until the
+	 * next turn.
+	 */
+	if (!memvirt_swap_shrink(vm, floor + 1, charge - floor, 0))
 		WRITE_ONCE(vm->policy.gate_until, jiffies +
 			   msecs_to_jiffies(READ_ONCE(memvirt_policy_knobs.period_ms)));
 	atomic_long_inc(&vm->stats.low_waits);

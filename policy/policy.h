@@ -14,7 +14,7 @@
  * the VM list with references (memvirt_vm_next_get()), works on each VM
  * between memvirt_vm_begin_work() and memvirt_vm_end_work(), and reads
  * policy fields under memvirt_commit_lock only to copy them. Sampling
- * takes gfn locks and page locks (the reclaim protocol's levels 5 and 6).
+ * takes gfn locks and page locks, as the reclaim protocol does.
  * A VM's policy state (struct memvirt_vm_policy) is written by the policy
  * thread alone, except the balloon wait queue and counters; readers use
  * READ_ONCE(). The shrinker takes no memvirt lock: it may run inside an

@@ -54,23 +54,35 @@ u64 memvirt_policy_weight(u32 active_permille, unsigned int idle_tax)
 
 MEMVIRT_EXPORT_FOR_KUNIT(memvirt_policy_weight);
 
-/* VM @v's allocation at level @c: S * c / w, within [min, max]. */
-static u64 memvirt_target_at(const struct memvirt_target_in *v, u64 w, u64 c)
+/* Levels between two whole ones: 2^20 steps, each well under a page. */
+#define MEMVIRT_TARGET_FRAC		BIT_ULL(20)
+/* Keeps S * fraction in a u64; 4000 times the most SET_POLICY accepts. */
+#define MEMVIRT_TARGET_MAX_SHARES	BIT_ULL(32)
+
+/*
+ * VM @v's allocation at level @c + @x / MEMVIRT_TARGET_FRAC:
+ * S * level / w, within [min, max].
+ */
+static u64 memvirt_target_at(const struct memvirt_target_in *v, u64 w, u64 c, u64 x)
 {
+	u64 q;
+
 	/* Beyond max * w / S, S * c could overflow: the ceiling holds. */
 	if (c >= DIV_ROUND_UP(v->max_pages * w, v->shares))
 		return v->max_pages;
-	return clamp(v->shares * c / w, v->min_pages, v->max_pages);
+	q = v->shares * c;
+	q = q / w + ((q % w) * MEMVIRT_TARGET_FRAC + v->shares * x) / (w * MEMVIRT_TARGET_FRAC);
+	return clamp(q, v->min_pages, v->max_pages);
 }
 
 static u64 memvirt_targets_at(const struct memvirt_target_in *vms, const u64 *w,
-			      unsigned int n, u64 c)
+			      unsigned int n, u64 c, u64 x)
 {
 	u64 sum = 0;
 	unsigned int i;
 
 	for (i = 0; i < n; i++)
-		sum += memvirt_target_at(&vms[i], w[i], c);
+		sum += memvirt_target_at(&vms[i], w[i], c, x);
 	return sum;
 }
 
@@ -84,12 +96,14 @@ static u64 memvirt_targets_at(const struct memvirt_target_in *vms, const u64 *w,
  * Targets equalise rho = S / (target * w) among VMs not held by their
  * reservation or their ceiling, and add up to exactly @avail_pages unless
  * every VM is at its ceiling (less) or at its reservation (possibly more).
- * Shares of 0 count as 1; a ceiling below the reservation is raised to it.
+ * Shares of 0 count as 1 and above 2^32 as 2^32; a ceiling below the
+ * reservation is raised to it; pages beyond 2^46 count as 2^46.
  */
 void memvirt_policy_targets(struct memvirt_target_in *vms, unsigned int n, u64 avail_pages,
 			    unsigned int idle_tax)
 {
-	u64 w[16], *wp = w, sum_min = 0, sum_max = 0, lo, hi, mid, max_w = 0, left, more;
+	u64 w[16], *wp = w, sum_min = 0, sum_max = 0, lo, hi, x_lo, x_hi, mid, max_w = 0;
+	u64 left, more;
 	unsigned int i;
 
 	if (!n)
@@ -106,7 +120,7 @@ void memvirt_policy_targets(struct memvirt_target_in *vms, unsigned int n, u64 a
 	for (i = 0; i < n; i++) {
 		struct memvirt_target_in *v = &vms[i];
 
-		v->shares = max_t(u64, v->shares, 1);
+		v->shares = clamp_t(u64, v->shares, 1, MEMVIRT_TARGET_MAX_SHARES);
 		v->min_pages = min(v->min_pages, MEMVIRT_TARGET_MAX_PAGES);
 		v->max_pages = clamp(v->max_pages, v->min_pages, MEMVIRT_TARGET_MAX_PAGES);
 		wp[i] = memvirt_policy_weight(v->active_permille, idle_tax);
@@ -121,23 +135,37 @@ void memvirt_policy_targets(struct memvirt_target_in *vms, unsigned int n, u64 a
 		goto out;
 	}
 	/*
-	 * The largest level whose targets fit. At @hi every VM not at its
-	 * ceiling would get more than @avail_pages alone: too much.
+	 * The largest whole level whose targets fit: at @hi every VM not at
+	 * its ceiling would get more than @avail_pages alone. Then the
+	 * largest fraction of a level above it that fits.
 	 */
 	lo = 0;
 	hi = (avail_pages + 1) * max_w;
 	while (hi - lo > 1) {
 		mid = lo + (hi - lo) / 2;
-		if (memvirt_targets_at(vms, wp, n, mid) <= avail_pages)
+		if (memvirt_targets_at(vms, wp, n, mid, 0) <= avail_pages)
 			lo = mid;
 		else
 			hi = mid;
 	}
-	/* Rounding: hand the pages left over to VMs that grow at the next level. */
-	left = avail_pages - memvirt_targets_at(vms, wp, n, lo);
+	x_lo = 0;
+	x_hi = MEMVIRT_TARGET_FRAC;
+	while (x_hi - x_lo > 1) {
+		mid = x_lo + (x_hi - x_lo) / 2;
+		if (memvirt_targets_at(vms, wp, n, lo, mid) <= avail_pages)
+			x_lo = mid;
+		else
+			x_hi = mid;
+	}
+	/*
+	 * Rounding: the pages left over go to VMs that grow at the next
+	 * step, at most one each (a step is under a page for shares up to
+	 * MEMVIRT_SHARES_MAX): they tie in rho.
+	 */
+	left = avail_pages - memvirt_targets_at(vms, wp, n, lo, x_lo);
 	for (i = 0; i < n; i++) {
-		vms[i].target = memvirt_target_at(&vms[i], wp[i], lo);
-		more = min(left, memvirt_target_at(&vms[i], wp[i], hi) - vms[i].target);
+		vms[i].target = memvirt_target_at(&vms[i], wp[i], lo, x_lo);
+		more = min(left, memvirt_target_at(&vms[i], wp[i], lo, x_hi) - vms[i].target);
 		vms[i].target += more;
 		left -= more;
 	}

@@ -336,9 +336,10 @@ TEST_F(ctl, budget_mb_below_reservations_ebusy)
 	round_trip(_metadata, budget, "63\n", "63");
 }
 
-TEST_F(ctl, overcommit_ratio_default_is_100)
+/* Overcommit is on by default (issue 10): sizes may add up to 150% of the budget. */
+TEST_F(ctl, overcommit_ratio_default_is_150)
 {
-	EXPECT_EQ(100ULL, read_u64(_metadata, global_attr("overcommit_ratio")));
+	EXPECT_EQ(150ULL, read_u64(_metadata, global_attr("overcommit_ratio")));
 }
 
 TEST_F(ctl, overcommit_ratio_store_round_trip)
@@ -1117,7 +1118,7 @@ TEST_F(ctl, ioctl_exact_size_writes_nothing_beyond)
 TEST_F(ctl, ioctl_unknown_cmd_enotty)
 {
 	const unsigned long cmds[] = {
-		_IOWR(MEMVIRT_IOCTL_BASE, 0x07, struct memvirt_stats),
+		_IOWR(MEMVIRT_IOCTL_BASE, 0x07, struct memvirt_stats),	/* 0x05: BALLOON */
 		_IOWR(MEMVIRT_IOCTL_BASE, 0x3f, struct memvirt_stats),
 		_IOW(MEMVIRT_IOCTL_BASE, 0xff, struct memvirt_policy),
 		_IO(MEMVIRT_IOCTL_BASE, 0x08),

@@ -268,7 +268,7 @@ TEST_F(mod, rmmod_after_umount_then_reload_starts_fresh)
 	ASSERT_EQ(0, mv_global_u64("resident_pages", &v));
 	EXPECT_EQ(0ULL, v);
 	ASSERT_EQ(0, mv_global_u64("overcommit_ratio", &v));
-	EXPECT_EQ(100ULL, v);
+	EXPECT_EQ(150ULL, v);	/* the default: overcommit on */
 	ASSERT_EQ(0, mv_global_u64("budget_mb", &v));
 	EXPECT_EQ(mv_memtotal_mb(), v);
 

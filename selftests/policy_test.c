@@ -1150,6 +1150,8 @@ TEST_F_TIMEOUT(limit, charge_never_exceeds_limit, 120)
 	PL_SET(PL_SAMPLE_PERIOD_MS, 100);
 	PL_SET(PL_SAMPLE_SIZE, 100);
 	SET_POLICY(v, MEMVIRT_POLICY_LIMIT, 0, 0, LIM_PAGES);
+	/* recomputed at once, by the policy thread: the limit caps the target */
+	EXPECT_EQ(LIM_PAGES, wait_vm_attr(_metadata, v->id, "target", LIM_PAGES, 1000));
 	for (g = 0; g < LIM_WRITE; g++) {
 		vmf_write(v, g, g + 1, variant->rnd, 11);
 		vm_stats(_metadata, v, &st);

@@ -168,6 +168,7 @@ void memvirt_policy_kick(void)
 {
 	atomic_set(&memvirt_policy_kicked, 1);
 	wake_up(&memvirt_policy_wq);
+	memvirt_sample_kick();
 }
 
 /* Pages a VM holds, as its limit and target count them. */
@@ -278,15 +279,14 @@ static unsigned int memvirt_policy_collect(void)
 	return n;
 }
 
-/* Sample, and gather what the targets need. */
-static void memvirt_policy_gather(struct memvirt_policy_vm *v, unsigned long now)
+/* Gather what the targets need. */
+static void memvirt_policy_gather(struct memvirt_policy_vm *v)
 {
 	struct memvirt_vm *vm = v->vm;
 	u64 room;
 
 	v->alive = memvirt_vm_begin_work(vm);
 	if (v->alive) {
-		memvirt_sample_tick(vm, now);
 		v->size_pages = memvirt_vm_pages(vm);
 		memvirt_vm_end_work(vm);
 	} else {
@@ -442,7 +442,7 @@ static bool memvirt_policy_turn(void)
 	bool behind = false;
 
 	for (i = 0; i < n; i++)
-		memvirt_policy_gather(&vms[i], now);
+		memvirt_policy_gather(&vms[i]);
 
 	mutex_lock(&memvirt_commit_lock);
 	budget = memvirt.budget_pages;
@@ -702,24 +702,36 @@ void memvirt_policy_show(struct seq_file *m)
 
 int memvirt_policy_init(void)
 {
+	int err;
+
 	memvirt_state_since = ktime_get_ns();
 	memvirt_policy_shrinker = shrinker_alloc(0, "memvirt");
 	if (!memvirt_policy_shrinker)
 		return -ENOMEM;
 	memvirt_policy_shrinker->count_objects = memvirt_policy_shrink_count;
 	memvirt_policy_shrinker->scan_objects = memvirt_policy_shrink_scan;
+	err = memvirt_sample_init();
+	if (err)
+		goto out_free_shrinker;
 	memvirt_policy_task = kthread_run(memvirt_policy_thread, NULL, "memvirt_policy");
 	if (IS_ERR(memvirt_policy_task)) {
-		shrinker_free(memvirt_policy_shrinker);
-		return PTR_ERR(memvirt_policy_task);
+		err = PTR_ERR(memvirt_policy_task);
+		goto out_stop_sampler;
 	}
 	shrinker_register(memvirt_policy_shrinker);
 	return 0;
+
+out_stop_sampler:
+	memvirt_sample_exit();
+out_free_shrinker:
+	shrinker_free(memvirt_policy_shrinker);
+	return err;
 }
 
 void memvirt_policy_exit(void)
 {
 	shrinker_free(memvirt_policy_shrinker);
 	kthread_stop(memvirt_policy_task);
+	memvirt_sample_exit();
 	kfree(memvirt_policy_vms);
 }

@@ -10,7 +10,9 @@
  * Locking
  * =======
  *
- * The policy thread takes no lock of its own across VM work: it snapshots
+ * The policy thread (memvirt_policy) and the sampler (memvirt_sample, which
+ * alone writes a VM's sample and averages) take no lock of their own
+ * across VM work: each snapshots
  * the VM list with references (memvirt_vm_next_get()), works on each VM
  * between memvirt_vm_begin_work() and memvirt_vm_end_work(), and reads
  * policy fields under memvirt_commit_lock only to copy them. Sampling
@@ -176,6 +178,9 @@ u32 memvirt_policy_active(struct memvirt_vm *vm);
 void memvirt_policy_show(struct seq_file *m);
 
 /* sample.c */
+int memvirt_sample_init(void);
+void memvirt_sample_exit(void);
+void memvirt_sample_kick(void);
 void memvirt_sample_tick(struct memvirt_vm *vm, unsigned long now);
 void memvirt_sample_free(struct memvirt_vm *vm);
 

@@ -27,7 +27,9 @@
  * and reading sample_size P2M entries per VM at every policy turn; the
  * time spent is in /sys/kernel/memvirt/policy/sample_ns.
  */
+#include <linux/freezer.h>
 #include <linux/jiffies.h>
+#include <linux/kthread.h>
 #include <linux/pagemap.h>
 #include <linux/random.h>
 #include <linux/slab.h>
@@ -127,6 +129,9 @@ static u32 memvirt_sample_ewma(u32 avg, u32 frac, int gain)
  * @vm: the VM, between memvirt_vm_begin_work() and memvirt_vm_end_work().
  * @now: jiffies.
  *
+ * Called by the sampler thread alone, which owns the VM's sample and
+ * averages (others read them with READ_ONCE()).
+ *
  * Updates the within-period estimate; ends the running sample when its
  * period is over (updating the averages) and starts the next one.
  */
@@ -134,7 +139,6 @@ void memvirt_sample_tick(struct memvirt_vm *vm, unsigned long now)
 {
 	struct memvirt_vm_policy *p = &vm->policy;
 	unsigned int touched, frac;
-	u64 t0 = ktime_get_ns();
 
 	if (p->sample) {
 		bool end = !time_before(now, p->sample_end);
@@ -144,7 +148,7 @@ void memvirt_sample_tick(struct memvirt_vm *vm, unsigned long now)
 		if (!end) {
 			WRITE_ONCE(p->period, frac > p->fast ?
 				   memvirt_sample_ewma(p->fast, frac, 7) : p->fast);
-			goto out;
+			return;
 		}
 		WRITE_ONCE(p->slow, memvirt_sample_ewma(p->slow, frac, 5));
 		WRITE_ONCE(p->fast, memvirt_sample_ewma(p->fast, frac, 7));
@@ -155,12 +159,75 @@ void memvirt_sample_tick(struct memvirt_vm *vm, unsigned long now)
 		atomic_long_inc(&memvirt_policy_stats.sample_periods);
 		memvirt_sample_free(vm);
 	} else if (time_before(now, p->sample_end)) {
-		goto out;
+		return;
 	}
 	p->sample_end = now + msecs_to_jiffies(READ_ONCE(memvirt_policy_knobs.sample_period_ms));
 	memvirt_sample_start(vm, READ_ONCE(memvirt_policy_knobs.sample_size));
-out:
-	atomic_long_add(ktime_get_ns() - t0, &memvirt_policy_stats.sample_ns);
+}
+
+/*
+ * The sampler has its own thread, memvirt_sample: an unmap costs a TLB
+ * shootdown (and for a KVM guest a remote flush of its nested entries),
+ * milliseconds each in a nested or emulated host, and a sample of a
+ * hundred must never hold up the policy thread's targets and reclaim. Its
+ * time counts in sample_ns and, as all of the policy's CPU time, in
+ * policy_ns.
+ */
+static struct task_struct *memvirt_sample_task;
+static DECLARE_WAIT_QUEUE_HEAD(memvirt_sample_wq);
+static atomic_t memvirt_sample_kicked;
+
+/* Wake the sampler: sample_period_ms or sample_size changed. */
+void memvirt_sample_kick(void)
+{
+	atomic_set(&memvirt_sample_kicked, 1);
+	wake_up(&memvirt_sample_wq);
+}
+
+static void memvirt_sample_turn(void)
+{
+	unsigned long now = jiffies;
+	struct memvirt_vm *vm;
+	u64 id = 0, t0;
+
+	while ((vm = memvirt_vm_next_get(id + 1))) {
+		id = vm->id;
+		if (memvirt_vm_begin_work(vm)) {
+			t0 = ktime_get_ns();
+			memvirt_sample_tick(vm, now);
+			t0 = ktime_get_ns() - t0;
+			atomic_long_add(t0, &memvirt_policy_stats.sample_ns);
+			atomic_long_add(t0, &memvirt_policy_stats.policy_ns);
+			memvirt_vm_end_work(vm);
+		}
+		memvirt_vm_put(vm);
+		cond_resched();
+	}
+}
+
+/* Every period_ms: the within-period estimates, and samples that are due. */
+static int memvirt_sample_thread(void *data)
+{
+	set_freezable();
+	while (!kthread_should_stop()) {
+		memvirt_sample_turn();
+		wait_event_freezable_timeout(memvirt_sample_wq,
+					     atomic_xchg(&memvirt_sample_kicked, 0) ||
+					     kthread_should_stop(),
+					     msecs_to_jiffies(READ_ONCE(memvirt_policy_knobs.period_ms)));
+	}
+	return 0;
+}
+
+int memvirt_sample_init(void)
+{
+	memvirt_sample_task = kthread_run(memvirt_sample_thread, NULL, "memvirt_sample");
+	return PTR_ERR_OR_ZERO(memvirt_sample_task);
+}
+
+void memvirt_sample_exit(void)
+{
+	kthread_stop(memvirt_sample_task);
 }
 
 /* Drops the running sample (its gfns' marks stay until they are rebuilt). */

@@ -208,13 +208,15 @@ static void memvirt_sample_turn(void)
 /* Every period_ms: the within-period estimates, and samples that are due. */
 static int memvirt_sample_thread(void *data)
 {
+	unsigned long wait;
+
 	set_freezable();
 	while (!kthread_should_stop()) {
 		memvirt_sample_turn();
+		wait = msecs_to_jiffies(READ_ONCE(memvirt_policy_knobs.period_ms));
 		wait_event_freezable_timeout(memvirt_sample_wq,
 					     atomic_xchg(&memvirt_sample_kicked, 0) ||
-					     kthread_should_stop(),
-					     msecs_to_jiffies(READ_ONCE(memvirt_policy_knobs.period_ms)));
+					     kthread_should_stop(), wait);
 	}
 	return 0;
 }

@@ -1146,13 +1146,4 @@ TEST_F_TIMEOUT(fault_inject, cow_break_enomem_efaults_then_recovers,
 		EXPECT_TRUE(fi_holds(self->g.b.fd, R_GFN + i)) TH_LOG("gfn %u", i);
 }
 
-int main(int argc, char **argv)
-{
-	char reason[256];
-
-	if (vmm_kvm_available(reason, sizeof(reason))) {
-		ksft_print_header();
-		ksft_exit_skip("%s\n", reason);
-	}
-	return test_harness_run(argc, argv);
-}
+VMM_TEST_HARNESS_MAIN

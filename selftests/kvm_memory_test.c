@@ -378,13 +378,4 @@ TEST_F_TIMEOUT(kvm_mem, punch_hole_guest_reads_zero, TEST_TIMEOUT_S)
 	EXPECT_EQ(1ULL, REPORT(0, VMM_REPORT_NONZERO));
 }
 
-int main(int argc, char **argv)
-{
-	char reason[256];
-
-	if (vmm_kvm_available(reason, sizeof(reason))) {
-		ksft_print_header();
-		ksft_exit_skip("%s\n", reason);
-	}
-	return test_harness_run(argc, argv);
-}
+VMM_TEST_HARNESS_MAIN

@@ -717,13 +717,4 @@ TEST_F_TIMEOUT(kp, overcommit_4_guests_active_keep_working_set, 220)
 	EXPECT_GE(OC_BUDGET_MB * 256, sum);
 }
 
-int main(int argc, char **argv)
-{
-	char reason[256];
-
-	if (vmm_kvm_available(reason, sizeof(reason))) {
-		ksft_print_header();
-		ksft_exit_skip("%s\n", reason);
-	}
-	return test_harness_run(argc, argv);
-}
+VMM_TEST_HARNESS_MAIN

@@ -729,13 +729,4 @@ TEST_F_TIMEOUT(fault_inject, write_fault_enomem_efaults_then_recovers,
 	EXPECT_GUEST_OK(1, 1);
 }
 
-int main(int argc, char **argv)
-{
-	char reason[256];
-
-	if (vmm_kvm_available(reason, sizeof(reason))) {
-		ksft_print_header();
-		ksft_exit_skip("%s\n", reason);
-	}
-	return test_harness_run(argc, argv);
-}
+VMM_TEST_HARNESS_MAIN

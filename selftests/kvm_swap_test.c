@@ -568,13 +568,4 @@ TEST_F_TIMEOUT(fault_inject, swapin_error_efaults_that_gfn_only,
 	EXPECT_EQ(st0.swap_errors + 1, st.swap_errors);
 }
 
-int main(int argc, char **argv)
-{
-	char reason[256];
-
-	if (vmm_kvm_available(reason, sizeof(reason))) {
-		ksft_print_header();
-		ksft_exit_skip("%s\n", reason);
-	}
-	return test_harness_run(argc, argv);
-}
+VMM_TEST_HARNESS_MAIN

@@ -249,13 +249,4 @@ TEST_F(vmm, bad_arguments_rejected)
 	EXPECT_EQ(NULL, vm_create(-1, GUEST_SIZE, VMM_MAX_VCPUS + 1));
 }
 
-int main(int argc, char **argv)
-{
-	char reason[256];
-
-	if (vmm_kvm_available(reason, sizeof(reason))) {
-		ksft_print_header();
-		ksft_exit_skip("%s\n", reason);
-	}
-	return test_harness_run(argc, argv);
-}
+VMM_TEST_HARNESS_MAIN

@@ -18,6 +18,7 @@
 #define MEMVIRT_SWAP_CONTRACT_H
 
 #include <ctype.h>
+#include <sys/mman.h>
 #include <sys/statvfs.h>
 #include <sys/sysmacros.h>
 
@@ -603,6 +604,73 @@ static inline int sw_disk_healthy(const char *dir)
 	close(fd);
 	unlink(path);
 	return ret;
+}
+
+/* ------------------------------------------------------------------ */
+/* One VM file of a test's memvirtfs, mapped (swap_test, policy_test) */
+
+struct vmf {
+	char path[PATH_MAX];
+	int fd;
+	u64 id;
+	u64 npages;
+	unsigned char *map;
+};
+
+/* Create @dir/@name of @npages pages, mapped; 0 or -errno (@why). */
+static inline int vmf_open(struct vmf *v, const char *dir, const char *name,
+				   u64 npages, char *why, size_t len)
+{
+	struct memvirt_stats st;
+	int ret;
+
+	memset(v, 0, sizeof(*v));
+	v->npages = npages;
+	snprintf(v->path, sizeof(v->path), "%s/%s", dir, name);
+	v->fd = mv_create(v->path, npages * MV_PAGE);
+	if (v->fd < 0) {
+		ret = v->fd;
+		snprintf(why, len, "create %s of %llu pages: %s", v->path,
+			 (unsigned long long)npages, strerror(-ret));
+		v->path[0] = 0;
+		return ret;
+	}
+	ret = mv_get_stats(v->fd, &st);
+	if (ret) {
+		snprintf(why, len, "GET_STATS: %s", strerror(-ret));
+		return ret;
+	}
+	v->id = st.vm_id;
+	v->map = mmap(NULL, npages * MV_PAGE, PROT_READ | PROT_WRITE,
+		      MAP_SHARED, v->fd, 0);
+	if (v->map == MAP_FAILED) {
+		v->map = NULL;
+		snprintf(why, len, "mmap: %s", strerror(errno));
+		return -errno;
+	}
+	return 0;
+}
+
+static inline void vmf_close(struct vmf *v)
+{
+	if (v->map)
+		munmap(v->map, v->npages * MV_PAGE);
+	v->map = NULL;
+	if (v->fd >= 0)
+		close(v->fd);
+	v->fd = -1;
+	if (v->path[0])
+		unlink(v->path);
+	v->path[0] = 0;
+}
+
+/* A xorshift64 step: the next of a seeded sequence. */
+static inline u64 xorshift(u64 *x)
+{
+	*x ^= *x << 13;
+	*x ^= *x >> 7;
+	*x ^= *x << 17;
+	return *x;
 }
 
 #endif /* MEMVIRT_SWAP_CONTRACT_H */

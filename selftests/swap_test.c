@@ -71,14 +71,6 @@ static bool compressible(enum kind k)
 	return k == K_TEXT || k == K_SPARSE;
 }
 
-static u64 xorshift(u64 *x)
-{
-	*x ^= *x << 13;
-	*x ^= *x >> 7;
-	*x ^= *x << 17;
-	return *x;
-}
-
 /*
  * 4 KiB of kind @k for gfn @gfn: text compresses to a few hundred bytes at
  * most, sparse (512 random bytes among zeroes) to about 520, random not at
@@ -150,64 +142,6 @@ static struct mix_counts mix_counts(void)
 		m.z += mix_kind(g) == K_ZERO;
 	}
 	return m;
-}
-
-/* ------------------------------------------------------------------ */
-/* One VM file */
-
-struct vmf {
-	char path[PATH_MAX];
-	int fd;
-	u64 id;
-	u64 npages;
-	unsigned char *map;
-};
-
-/* Create @dir/@name of @npages pages, mapped; 0 or -errno (@why). */
-static int vmf_open(struct vmf *v, const char *dir, const char *name,
-		    u64 npages, char *why, size_t len)
-{
-	struct memvirt_stats st;
-	int ret;
-
-	memset(v, 0, sizeof(*v));
-	v->npages = npages;
-	snprintf(v->path, sizeof(v->path), "%s/%s", dir, name);
-	v->fd = mv_create(v->path, npages * MV_PAGE);
-	if (v->fd < 0) {
-		ret = v->fd;
-		snprintf(why, len, "create %s of %llu pages: %s", v->path,
-			 (unsigned long long)npages, strerror(-ret));
-		v->path[0] = 0;
-		return ret;
-	}
-	ret = mv_get_stats(v->fd, &st);
-	if (ret) {
-		snprintf(why, len, "GET_STATS: %s", strerror(-ret));
-		return ret;
-	}
-	v->id = st.vm_id;
-	v->map = mmap(NULL, npages * MV_PAGE, PROT_READ | PROT_WRITE,
-		      MAP_SHARED, v->fd, 0);
-	if (v->map == MAP_FAILED) {
-		v->map = NULL;
-		snprintf(why, len, "mmap: %s", strerror(errno));
-		return -errno;
-	}
-	return 0;
-}
-
-static void vmf_close(struct vmf *v)
-{
-	if (v->map)
-		munmap(v->map, v->npages * MV_PAGE);
-	v->map = NULL;
-	if (v->fd >= 0)
-		close(v->fd);
-	v->fd = -1;
-	if (v->path[0])
-		unlink(v->path);
-	v->path[0] = 0;
 }
 
 /* Write gfn @g of kind @k through the mapping (@map) or pwrite(). */

@@ -76,6 +76,22 @@ typedef int (*vcpu_thread_hook)(struct vm *vm, int idx, void *arg);
 int vmm_kvm_available(char *reason, size_t len);
 
 /*
+ * The main() of a kselftest program on KVM (after kselftest_harness.h, in
+ * place of TEST_HARNESS_MAIN): without KVM, every test is skipped, with why.
+ */
+#define VMM_TEST_HARNESS_MAIN						\
+int main(int argc, char **argv)						\
+{									\
+	char reason[256];						\
+									\
+	if (vmm_kvm_available(reason, sizeof(reason))) {		\
+		ksft_print_header();					\
+		ksft_exit_skip("%s\n", reason);				\
+	}								\
+	return test_harness_run(argc, argv);				\
+}
+
+/*
  * vm_create - a VM with @size bytes of RAM from @fd (-1: anonymous) and
  * @nr_vcpus vCPUs (1..VMM_MAX_VCPUS) ready to run a program. @size must be
  * a multiple of 2 MiB, at least 2 MiB and at most VMM_MAX_GIB GiB; a file

@@ -77,6 +77,7 @@
 #include <unistd.h>
 
 #include "backing.h"
+#include "bench.h"
 #include "vmm.h"
 
 #define MIB		(1ULL << 20)
@@ -341,16 +342,6 @@ static long long threads_cpu_ns(const struct threads *t)
 }
 
 /* ---- the content ---- */
-
-static u64 mix(u64 x)
-{
-	x ^= x >> 33;
-	x *= 0xff51afd7ed558ccdULL;
-	x ^= x >> 33;
-	x *= 0xc4ceb9fe1a85ec53ULL;
-	x ^= x >> 33;
-	return x;
-}
 
 static enum cls page_class(u64 idx, int ident_pct, int zero_pct)
 {
@@ -980,7 +971,7 @@ static void print_table(struct bench *b)
 	    fresh_ratio(b, SYS_KSM), "%.2f", 0, false);
 }
 
-static void fmt(char *buf, size_t len, double v, double na_below, const char *f)
+static void fmt_below(char *buf, size_t len, double v, double na_below, const char *f)
 {
 	if (v < na_below)
 		snprintf(buf, len, "na");
@@ -995,22 +986,22 @@ static void print_machine(struct bench *b)
 	double mr = fig(mm, FIG_PER_CPU_S), kr = fig(km, FIG_PER_CPU_S);
 	char v[16][32];
 
-	fmt(v[0], 32, mr, 0, "%.0f");
-	fmt(v[1], 32, kr, 0, "%.0f");
-	fmt(v[2], 32, fig(mm, FIG_STEADY_S), 0, "%.1f");
-	fmt(v[3], 32, fig(km, FIG_STEADY_S), 0, "%.1f");
-	fmt(v[4], 32, fig(mm, FIG_SAVED_PCT), 0, "%.1f");
-	fmt(v[5], 32, fig(km, FIG_SAVED_PCT), 0, "%.1f");
-	fmt(v[6], 32, fig(&b->scan[SYS_MEMVIRT][SCEN_IDENT], FIG_SAVED_PCT), 0, "%.1f");
-	fmt(v[7], 32, fig(&b->scan[SYS_KSM][SCEN_IDENT], FIG_SAVED_PCT), 0, "%.1f");
-	fmt(v[8], 32, slowdown_pct(b, SYS_MEMVIRT), -1e8, "%.1f");
-	fmt(v[9], 32, slowdown_pct(b, SYS_KSM), -1e8, "%.1f");
-	fmt(v[10], 32, b->cow_ns[SYS_MEMVIRT], 0, "%.0f");
-	fmt(v[11], 32, b->first_ns[SYS_MEMVIRT], 0, "%.0f");
-	fmt(v[12], 32, cow_ratio(b, SYS_MEMVIRT), 0, "%.2f");
-	fmt(v[13], 32, mr >= 0 && kr > 0 ? mr / kr : -1, 0, "%.2f");
-	fmt(v[14], 32, b->fresh_ns[SYS_MEMVIRT], 0, "%.0f");
-	fmt(v[15], 32, fresh_ratio(b, SYS_MEMVIRT), 0, "%.2f");
+	fmt_below(v[0], 32, mr, 0, "%.0f");
+	fmt_below(v[1], 32, kr, 0, "%.0f");
+	fmt_below(v[2], 32, fig(mm, FIG_STEADY_S), 0, "%.1f");
+	fmt_below(v[3], 32, fig(km, FIG_STEADY_S), 0, "%.1f");
+	fmt_below(v[4], 32, fig(mm, FIG_SAVED_PCT), 0, "%.1f");
+	fmt_below(v[5], 32, fig(km, FIG_SAVED_PCT), 0, "%.1f");
+	fmt_below(v[6], 32, fig(&b->scan[SYS_MEMVIRT][SCEN_IDENT], FIG_SAVED_PCT), 0, "%.1f");
+	fmt_below(v[7], 32, fig(&b->scan[SYS_KSM][SCEN_IDENT], FIG_SAVED_PCT), 0, "%.1f");
+	fmt_below(v[8], 32, slowdown_pct(b, SYS_MEMVIRT), -1e8, "%.1f");
+	fmt_below(v[9], 32, slowdown_pct(b, SYS_KSM), -1e8, "%.1f");
+	fmt_below(v[10], 32, b->cow_ns[SYS_MEMVIRT], 0, "%.0f");
+	fmt_below(v[11], 32, b->first_ns[SYS_MEMVIRT], 0, "%.0f");
+	fmt_below(v[12], 32, cow_ratio(b, SYS_MEMVIRT), 0, "%.2f");
+	fmt_below(v[13], 32, mr >= 0 && kr > 0 ? mr / kr : -1, 0, "%.2f");
+	fmt_below(v[14], 32, b->fresh_ns[SYS_MEMVIRT], 0, "%.0f");
+	fmt_below(v[15], 32, fresh_ratio(b, SYS_MEMVIRT), 0, "%.2f");
 	printf("bench: dedup guests=%d mib=%llu memvirt_merged_per_cpu_s=%s ksm_merged_per_cpu_s=%s memvirt_steady_s=%s ksm_steady_s=%s memvirt_saved_pct=%s ksm_saved_pct=%s identical10_saved_pct=%s ksm_identical10_saved_pct=%s slowdown_pct=%s ksm_slowdown_pct=%s cow_ns=%s first_touch_ns=%s cow_ratio=%s unread_cow_ns=%s unread_cow_ratio=%s ratio=%s\n",
 	       b->guests, b->content / MIB, v[0], v[1], v[2], v[3], v[4], v[5],
 	       v[6], v[7], v[8], v[9], v[10], v[11], v[12], v[14], v[15], v[13]);

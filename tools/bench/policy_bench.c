@@ -108,21 +108,16 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
-#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "backing.h"
+#include "bench.h"
 #include "vmm.h"
-
-#ifndef ARRAY_SIZE
-#define ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
-#endif
 
 #define MIB		(1ULL << 20)
 #define GIB		(1ULL << 30)
@@ -148,7 +143,6 @@
 #define SLOW_NS		50000		/* a store to a resident page slower than this */
 #define MIN_PERIODS	3		/* sample periods before the estimate counts */
 #define SEED_CONTENT	0x9011c7ULL
-#define CGROUP_ROOT	"/sys/fs/cgroup"
 #define CGROUP		CGROUP_ROOT "/policy_bench"
 #define ZSWAP_ENABLED	"/sys/module/zswap/parameters/enabled"
 #define MEMVIRT_SYS	"/sys/kernel/memvirt"
@@ -239,8 +233,7 @@ struct bench {
 	u64 g_pages, ws_pages, data_gpa, data_pages, ws_end_gfn;
 	u32 max_obs;
 	char disk_stat[128];
-	char swapfile[256];
-	bool swap_on;
+	struct swapfile swap;
 	char zswap_saved[16];
 	bool zswap_touched;
 	bool mvfs_mounted;
@@ -251,256 +244,15 @@ struct bench {
 	struct result res[NR_SYS];
 };
 
-/* ---- small file helpers ---- */
-
-static int write_str(const char *path, const char *val)
-{
-	int fd, len = strlen(val), err = 0;
-
-	fd = open(path, O_WRONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	if (write(fd, val, len) != len)
-		err = -errno;
-	close(fd);
-	return err;
-}
-
-static int read_str(const char *path, char *buf, size_t len)
-{
-	ssize_t n;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-
-	if (fd < 0)
-		return -errno;
-	n = read(fd, buf, len - 1);
-	close(fd);
-	if (n < 0)
-		return -errno;
-	buf[n] = '\0';
-	buf[strcspn(buf, "\n")] = '\0';
-	return 0;
-}
-
-/* The value of "key value" line @key of a file (vmstat, memory.stat, state_ms). */
-static u64 keyed(const char *path, const char *key)
-{
-	char line[256], k[128];
-	unsigned long long v, ret = 0;
-	FILE *f = fopen(path, "re");
-
-	while (f && fgets(line, sizeof(line), f))
-		if (sscanf(line, "%127s %llu", k, &v) == 2 && !strcmp(k, key)) {
-			ret = v;
-			break;
-		}
-	if (f)
-		fclose(f);
-	return ret;
-}
-
-static const char *text_at(const char *path, char *buf, size_t len)
-{
-	if (read_str(path, buf, len))
-		snprintf(buf, len, "n/a");
-	return buf;
-}
-
-static u64 u64_at(const char *dir, const char *name)
-{
-	u64 v = 0;
-
-	sysfs_read_u64(dir, name, &v);
-	return v;
-}
-
-static void sleep_ms(unsigned int ms)
-{
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
-
-	nanosleep(&ts, NULL);
-}
-
-/* ---- the content (swap_bench's mix), per guest ---- */
-
-enum cls { CLS_SPARSE, CLS_TEXT, CLS_RECORDS, CLS_RANDOM, NR_CLS };
-
-static const int cls_pct[NR_CLS] = { 15, 35, 25, 25 };
-
-static u64 mix(u64 x)
-{
-	x ^= x >> 33;
-	x *= 0xff51afd7ed558ccdULL;
-	x ^= x >> 33;
-	x *= 0xc4ceb9fe1a85ec53ULL;
-	x ^= x >> 33;
-	return x;
-}
-
-/* splitmix64 */
-static u64 next_rand(u64 *s)
-{
-	u64 z = (*s += 0x9e3779b97f4a7c15ULL);
-
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-	return z ^ (z >> 31);
-}
-
-static enum cls page_class(u64 key)
-{
-	int r = mix(key ^ SEED_CONTENT) % 100, c, acc = 0;
-
-	for (c = 0; c < NR_CLS - 1; c++) {
-		acc += cls_pct[c];
-		if (r < acc)
-			return c;
-	}
-	return CLS_RANDOM;
-}
-
-static const char *const log_msgs[][2] = {
-	{ "request served from cache in ", " ms" },
-	{ "GET /api/v1/items?page=", " status 200" },
-	{ "POST /api/v1/orders status 201 bytes ", "" },
-	{ "session opened for user ", "" },
-	{ "session closed for user ", " after idle timeout" },
-	{ "worker picked job ", " from queue default" },
-	{ "checkpoint written, ", " dirty buffers flushed" },
-	{ "connection reset by peer 10.0.3.", ":443" },
-	{ "cache miss for key item:", ", loading from database" },
-	{ "transaction ", " committed" },
-};
-
-static const char *const log_levels[] = { "INFO ", "INFO ", "INFO ", "DEBUG", "WARN ", "ERROR" };
-static const char *const log_comps[] = { "httpd", "db", "scheduler", "cache" };
-
-static size_t put_str(char *p, size_t at, const char *s)
-{
-	while (*s && at < PAGE)
-		p[at++] = *s++;
-	return at;
-}
-
-static size_t put_num(char *p, size_t at, u64 v, int width)
-{
-	char d[24];
-	int n = 0;
-
-	do {
-		d[n++] = '0' + v % 10;
-		v /= 10;
-	} while (v && n < 20);
-	while (n < width && n < 20)
-		d[n++] = '0';
-	while (n && at < PAGE)
-		p[at++] = d[--n];
-	return at;
-}
-
-static void gen_text(char *p, u64 key, u64 *s)
-{
-	u64 t = 1700000000000ULL + (key & 0xffffffffULL) * 977, r;
-	size_t at = 0;
-	int m;
-
-	while (at < PAGE) {
-		r = next_rand(s);
-		t += r % 200;
-		m = (r >> 16) % ARRAY_SIZE(log_msgs);
-		at = put_num(p, at, t / 1000, 10);
-		at = put_str(p, at, ".");
-		at = put_num(p, at, t % 1000, 3);
-		at = put_str(p, at, " ");
-		at = put_str(p, at, log_levels[(r >> 24) % 6]);
-		at = put_str(p, at, " ");
-		at = put_str(p, at, log_comps[(r >> 28) % 4]);
-		at = put_str(p, at, ": ");
-		at = put_str(p, at, log_msgs[m][0]);
-		at = put_num(p, at, (r >> 32) % 5000, 0);
-		at = put_str(p, at, log_msgs[m][1]);
-		at = put_str(p, at, "\n");
-	}
-}
-
-/* 128-byte records of a heap-allocated table, some fields still zero. */
-struct rec {
-	u64 id;
-	u64 next, prev;
-	u32 refs, flags;
-	u64 ts;
-	char name[16];
-	u64 key;
-	u64 stats[4];
-	u64 unused[4];
-};
-
-static void gen_records(char *p, u64 key, u64 *s)
-{
-	static const char *const names[] = { "alpha", "beta", "gamma", "delta",
-					     "epsilon", "zeta", "eta", "theta" };
-	u64 idx = key & 0xffffffffULL, heap = 0x00007f3a1c000000ULL + (idx % 64) * 0x100000, x;
-	struct rec *r = (struct rec *)p;
-	unsigned int i;
-
-	for (i = 0; i < PAGE / sizeof(*r); i++) {
-		x = next_rand(s);
-		memset(&r[i], 0, sizeof(r[i]));
-		r[i].id = idx * 32 + i;
-		r[i].next = heap + (idx % 64 * 32 + i + 1 + (x % 4 ? 0 : x % 4096)) * 128;
-		r[i].prev = heap + (idx % 64 * 32 + i - 1) * 128;
-		r[i].refs = (x >> 24) % 4;
-		r[i].flags = 1u << ((x >> 28) % 4);
-		r[i].ts = 1700000000ULL + idx * 32 + i;
-		r[i].stats[0] = (x >> 48) % 256;
-		r[i].stats[1] = (x >> 56) % 16;
-		strcpy(r[i].name, names[(x >> 36) % 8]);
-		r[i].key = (x >> 40) % 8 ? (x >> 44) % 1000 : next_rand(s);
-	}
-}
+/* ---- the content (swap_bench's mix, lib/bench.c), per guest ---- */
 
 /* The content of data page @idx of guest @guest into @page (4 KiB). */
 static void gen_page(void *page, int guest, u64 idx)
 {
-	u64 key = (u64)guest << 32 | idx;
-	u64 s = mix(key * 0x9e3779b97f4a7c15ULL ^ SEED_CONTENT), *w = page;
-	unsigned int i, n;
-
-	switch (page_class(key)) {
-	case CLS_SPARSE:
-		memset(page, 0, PAGE);
-		n = 4 + next_rand(&s) % 12;
-		for (i = 0; i < n; i++)
-			w[next_rand(&s) % 64] = next_rand(&s) % 100000 + 1;
-		break;
-	case CLS_TEXT:
-		gen_text(page, key, &s);
-		break;
-	case CLS_RECORDS:
-		gen_records(page, key, &s);
-		break;
-	default:
-		for (i = 0; i < PAGE / 8; i++)
-			w[i] = next_rand(&s);
-	}
+	content_page(page, (u64)guest << 32 | idx, SEED_CONTENT, 1);
 }
 
 /* ---- host-wide counters ---- */
-
-static void disk_read(const struct bench *b, u64 *rd, u64 *wr)
-{
-	char buf[512];
-	unsigned long long f[7];
-
-	*rd = *wr = 0;
-	if (read_str(b->disk_stat, buf, sizeof(buf)))
-		return;
-	if (sscanf(buf, "%llu %llu %llu %llu %llu %llu %llu", &f[0], &f[1], &f[2],
-		   &f[3], &f[4], &f[5], &f[6]) == 7) {
-		*rd = f[2];
-		*wr = f[6];
-	}
-}
 
 static const char *const state_names[4] = { "high", "soft", "hard", "low" };
 
@@ -512,7 +264,7 @@ static void take_hsnap(const struct bench *b, enum sys s, struct hsnap *h)
 	h->t = vmm_now_ns();
 	h->pswpin = keyed("/proc/vmstat", "pswpin");
 	h->pswpout = keyed("/proc/vmstat", "pswpout");
-	disk_read(b, &h->disk_rd, &h->disk_wr);
+	disk_read(b->disk_stat, &h->disk_rd, &h->disk_wr);
 	if (s != SYS_MEMVIRT)
 		return;
 	h->policy_ns = u64_at(MEMVIRT_POLICY, "policy_ns");
@@ -883,65 +635,6 @@ static void child(struct bench *b, enum sys s, int idx)
 
 /* ---- the parent: set up, run the four children, tear down ---- */
 
-static int swapfile_make(struct bench *b)
-{
-	/* all four guests' RAM and a margin: swap never runs out */
-	u64 size = NR_GUESTS * b->g_pages * PAGE + 16 * MIB, pages = size / PAGE, off;
-	static u8 page[PAGE];
-	int fd, err = 0;
-
-	snprintf(b->swapfile, sizeof(b->swapfile), "%s/" SWAPFILE_NAME, b->dir);
-	unlink(b->swapfile);
-	fd = open(b->swapfile, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-	if (fd < 0)
-		return -errno;
-	if (fallocate(fd, 0, 0, size)) {
-		memset(page, 0, PAGE);
-		for (off = 0; off < size && !err; off += PAGE)
-			if (pwrite(fd, page, PAGE, off) != PAGE)
-				err = -errno;
-	}
-	/* mkswap: version 1 header, last_page, magic at the page's end. */
-	memset(page, 0, PAGE);
-	*(u32 *)(page + 1024) = 1;
-	*(u32 *)(page + 1028) = pages - 1;
-	memcpy(page + PAGE - 10, "SWAPSPACE2", 10);
-	if (!err && pwrite(fd, page, PAGE, 0) != PAGE)
-		err = -errno;
-	if (!err && fsync(fd))
-		err = -errno;
-	close(fd);
-	if (!err && syscall(SYS_swapon, b->swapfile, 0))
-		err = -errno;
-	if (err) {
-		unlink(b->swapfile);
-		return err;
-	}
-	b->swap_on = true;
-	return 0;
-}
-
-static void swapfile_remove(struct bench *b)
-{
-	if (b->swap_on && syscall(SYS_swapoff, b->swapfile))
-		printf("# swapoff %s: %s\n", b->swapfile, strerror(errno));
-	b->swap_on = false;
-	if (b->swapfile[0])
-		unlink(b->swapfile);
-}
-
-static void cgroup_remove(void)
-{
-	int i;
-
-	for (i = 0; i < 50; i++) {
-		if (!rmdir(CGROUP) || errno == ENOENT)
-			return;
-		sleep_ms(100);
-	}
-	printf("# rmdir %s: %s\n", CGROUP, strerror(errno));
-}
-
 static const char *const knob_paths[3] = {
 	MEMVIRT_SYS "/budget_mb", MEMVIRT_SYS "/overcommit_ratio",
 	MEMVIRT_POLICY "/sample_period_ms",
@@ -988,13 +681,14 @@ static int knobs_set(struct bench *b)
 
 static int setup(struct bench *b, enum sys s)
 {
-	char opts[300];
 	int err;
 
 	if (s == SYS_SWAP) {
-		err = swapfile_make(b);
+		/* all four guests' RAM and a margin: swap never runs out */
+		err = swapfile_make(&b->swap, b->dir, SWAPFILE_NAME,
+				    NR_GUESTS * b->g_pages * PAGE + 16 * MIB);
 		if (err) {
-			snprintf(b->why[s], sizeof(b->why[s]), "swap file %s: %s", b->swapfile,
+			snprintf(b->why[s], sizeof(b->why[s]), "swap file %s: %s", b->swap.path,
 				 strerror(-err));
 			return err;
 		}
@@ -1007,7 +701,7 @@ static int setup(struct bench *b, enum sys s)
 				return err;
 			}
 		}
-		cgroup_remove();
+		cgroup_rmdir(CGROUP);
 		if (mkdir(CGROUP, 0755)) {
 			err = -errno;
 			snprintf(b->why[s], sizeof(b->why[s]), "mkdir %s: %s", CGROUP,
@@ -1020,18 +714,9 @@ static int setup(struct bench *b, enum sys s)
 	err = knobs_set(b);
 	if (err)
 		return err;
-	if (mkdir(MVFS_DIR, 0755) && errno != EEXIST) {
-		err = -errno;
-		snprintf(b->why[s], sizeof(b->why[s]), "mkdir %s: %s", MVFS_DIR, strerror(-err));
+	err = mvfs_mount(MVFS_DIR, b->dir, b->why[s], sizeof(b->why[s]));
+	if (err)
 		return err;
-	}
-	snprintf(opts, sizeof(opts), "swapdir=%s", b->dir);
-	if (mount("memvirt", MVFS_DIR, "memvirtfs", 0, opts)) {
-		err = -errno;
-		snprintf(b->why[s], sizeof(b->why[s]), "mount -t memvirtfs -o %s: %s", opts,
-			 strerror(-err));
-		return err;
-	}
 	b->mvfs_mounted = true;
 	return 0;
 }
@@ -1045,19 +730,14 @@ static void teardown(struct bench *b, enum sys s)
 		       keyed(CGROUP "/memory.events", "max"), keyed(CGROUP "/memory.events", "high"),
 		       keyed(CGROUP "/memory.events", "oom"),
 		       keyed(CGROUP "/memory.events", "oom_kill"));
-		cgroup_remove();
-		swapfile_remove(b);
+		cgroup_rmdir(CGROUP);
+		swapfile_remove(&b->swap);
 		if (b->zswap_touched)
 			write_str(ZSWAP_ENABLED, b->zswap_saved);
 		b->zswap_touched = false;
 		return;
 	}
-	if (b->mvfs_mounted && umount2(MVFS_DIR, 0)) {
-		printf("# umount %s: %s (detaching)\n", MVFS_DIR, strerror(errno));
-		umount2(MVFS_DIR, MNT_DETACH);
-	}
-	b->mvfs_mounted = false;
-	rmdir(MVFS_DIR);
+	mvfs_unmount(MVFS_DIR, &b->mvfs_mounted);
 	printf("# memvirt policy at the end: state %s\n",
 	       text_at(MEMVIRT_POLICY "/state", t, sizeof(t)));
 	knobs_restore(b);
@@ -1593,17 +1273,6 @@ static void print_counters(const struct bench *b, enum sys s)
 	}
 }
 
-static void cell(double v, const char *f, int width)
-{
-	char buf[32];
-
-	if (v < 0)
-		snprintf(buf, sizeof(buf), "n/a");
-	else
-		snprintf(buf, sizeof(buf), f, v);
-	printf("%*s", width, buf);
-}
-
 static void row(const char *name, double m, double s, const char *f)
 {
 	printf("%-34s", name);
@@ -1642,14 +1311,6 @@ static void print_table(const struct bench *b)
 	row("estimate |error| points (worst VM)", estimate_err(b), -1, "%.1f");
 }
 
-static void fmt(char *buf, size_t len, double v, const char *f)
-{
-	if (v < 0)
-		snprintf(buf, len, "na");
-	else
-		snprintf(buf, len, f, v);
-}
-
 static void print_machine(const struct bench *b)
 {
 	double mp = pages_s(b, SYS_MEMVIRT), sp = pages_s(b, SYS_SWAP), cpu = policy_cpu_pct(b);
@@ -1676,44 +1337,22 @@ static void print_machine(const struct bench *b)
 
 /* ---- setup ---- */
 
-static bool is_mountpoint(const char *dir, dev_t *dev)
-{
-	char parent[300];
-	struct stat a, p;
-
-	snprintf(parent, sizeof(parent), "%s/..", dir);
-	if (stat(dir, &a) || !S_ISDIR(a.st_mode) || stat(parent, &p))
-		return false;
-	*dev = a.st_dev;
-	return a.st_dev != p.st_dev || a.st_ino == p.st_ino;
-}
-
 static int probe(struct bench *b)
 {
-	char reason[256], buf[256], t[4][32];
+	char t[4][32];
 	dev_t dev;
 	int s;
 
-	if (vmm_kvm_available(reason, sizeof(reason))) {
-		printf("policy_bench: no measurements: %s\n", reason);
+	if (probe_swap_disk("policy_bench", b->dir, &dev))
 		return -ENODEV;
-	}
-	if (!is_mountpoint(b->dir, &dev)) {
-		printf("policy_bench: no swap disk: %s is not a mounted filesystem (the test VM's virtio-blk ext4 disk)\n",
-		       b->dir);
-		return -ENODEV;
-	}
 	snprintf(b->disk_stat, sizeof(b->disk_stat), "/sys/dev/block/%u:%u/stat", major(dev),
 		 minor(dev));
 	for (s = 0; s < NR_SYS; s++)
 		b->avail[s] = b->want[s];
-	if (read_str(CGROUP_ROOT "/cgroup.controllers", buf, sizeof(buf)) ||
-	    !strstr(buf, "memory")) {
+	if (!cgroup_memory_on()) {
 		snprintf(b->why[SYS_SWAP], sizeof(b->why[SYS_SWAP]),
 			 "no cgroup2 memory controller at " CGROUP_ROOT);
 		b->avail[SYS_SWAP] = false;
-	} else {
-		write_str(CGROUP_ROOT "/cgroup.subtree_control", "+memory");
 	}
 	if (access(MEMVIRT_POLICY "/policy_ns", F_OK)) {
 		snprintf(b->why[SYS_MEMVIRT], sizeof(b->why[SYS_MEMVIRT]),
@@ -1729,8 +1368,7 @@ static int probe(struct bench *b)
 	for (s = 0; s < NR_SYS; s++)
 		if (b->want[s] && !b->avail[s])
 			printf("# %s unavailable: %s\n", sys_names[s], b->why[s]);
-	if (read_str("/proc/swaps", buf, sizeof(buf)) == 0 && strchr(buf, '/'))
-		printf("# note: other swap areas are active (/proc/swaps)\n");
+	note_other_swaps();
 	if (b->avail[SYS_MEMVIRT])
 		printf("# memvirt policy knobs: period_ms %s, idle_tax %s, sample_size %s, free_pct high/soft/hard/low %s/",
 		       text_at(MEMVIRT_POLICY "/period_ms", t[0], sizeof(t[0])),
@@ -1764,22 +1402,6 @@ static void print_usage(const char *prog)
 		prog, MIN_G, MAX_G, DEFAULT_G, MIN_W, MAX_W, DEFAULT_W, MAX_T, DEFAULT_T,
 		DEFAULT_WARMUP, DEFAULT_SPERIOD, DEFAULT_TIMEOUT, DEFAULT_DIR);
 	exit(2);
-}
-
-static void parse_systems(struct bench *b, char *arg, const char *prog)
-{
-	char *tok, *save = NULL;
-	int s;
-
-	memset(b->want, 0, sizeof(b->want));
-	for (tok = strtok_r(arg, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-		for (s = 0; s < NR_SYS; s++)
-			if (!strcmp(tok, sys_names[s]))
-				break;
-		if (s == NR_SYS)
-			print_usage(prog);
-		b->want[s] = true;
-	}
 }
 
 static unsigned long num(const char *arg, const char *prog)
@@ -1830,7 +1452,8 @@ static void parse_args(struct bench *b, int argc, char **argv)
 			b->dir = optarg;
 			break;
 		case 's':
-			parse_systems(b, optarg, argv[0]);
+			if (parse_names(optarg, sys_names, NR_SYS, b->want))
+				print_usage(argv[0]);
 			break;
 		default:
 			print_usage(argv[0]);

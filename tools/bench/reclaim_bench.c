@@ -34,6 +34,7 @@
 #include <unistd.h>
 
 #include "backing.h"
+#include "bench.h"
 #include "reclaimer.h"
 #include "vmm.h"
 
@@ -227,14 +228,6 @@ static void print_table(struct bench *b)
 			printf("%14.2f", m / idle);
 	}
 	printf("\n");
-}
-
-static void fmt(char *buf, size_t len, double v, const char *f)
-{
-	if (v < 0)
-		snprintf(buf, len, "na");
-	else
-		snprintf(buf, len, f, v);
 }
 
 static void print_machine(struct bench *b)

@@ -72,21 +72,16 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
-#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "backing.h"
+#include "bench.h"
 #include "vmm.h"
-
-#ifndef ARRAY_SIZE
-#define ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
-#endif
 
 #define MIB		(1ULL << 20)
 #define PAGE		VMM_PAGE_SIZE
@@ -110,7 +105,6 @@
 #define SEED_CONTENT	0x5a5b0c0dULL
 #define SEED_HOT	0x407407ULL
 #define SEED_STEPS	0x57e95ULL
-#define CGROUP_ROOT	"/sys/fs/cgroup"
 #define ZSWAP_PARAMS	"/sys/module/zswap/parameters"
 #define ZSWAP_DEBUG	"/sys/kernel/debug/zswap"
 #define MEMVIRT_SWAP	"/sys/kernel/memvirt/swap"
@@ -168,8 +162,7 @@ struct bench {
 	u32 *seq;			/* chunk of each step, all passes */
 	char disk_stat[128];		/* /sys/dev/block/M:m/stat */
 	char disk_inflight[128];
-	char swapfile[256];
-	bool swap_on;
+	struct swapfile swap;
 	char zswap_saved[5][64];
 	bool zswap_touched;
 	char zswap_compressor[64], zswap_zpool[64];
@@ -178,240 +171,12 @@ struct bench {
 	struct result *res[NR_SYS];
 };
 
-/* ---- small file helpers ---- */
-
-static int write_str(const char *path, const char *val)
-{
-	int fd, len = strlen(val), err = 0;
-
-	fd = open(path, O_WRONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	if (write(fd, val, len) != len)
-		err = -errno;
-	close(fd);
-	return err;
-}
-
-static int read_str(const char *path, char *buf, size_t len)
-{
-	ssize_t n;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-
-	if (fd < 0)
-		return -errno;
-	n = read(fd, buf, len - 1);
-	close(fd);
-	if (n < 0)
-		return -errno;
-	buf[n] = '\0';
-	buf[strcspn(buf, "\n")] = '\0';
-	return 0;
-}
-
-/* The value of "key value" line @key of a file (vmstat, memory.stat). */
-static u64 keyed(const char *path, const char *key)
-{
-	char line[256], k[128];
-	unsigned long long v, ret = 0;
-	FILE *f = fopen(path, "re");
-
-	while (f && fgets(line, sizeof(line), f))
-		if (sscanf(line, "%127s %llu", k, &v) == 2 && !strcmp(k, key)) {
-			ret = v;
-			break;
-		}
-	if (f)
-		fclose(f);
-	return ret;
-}
-
-/* A one-line file's text into @buf, or "n/a". */
-static const char *text_at(const char *path, char *buf, size_t len)
-{
-	if (read_str(path, buf, len))
-		snprintf(buf, len, "n/a");
-	return buf;
-}
-
-static u64 u64_at(const char *dir, const char *name)
-{
-	u64 v = 0;
-
-	sysfs_read_u64(dir, name, &v);
-	return v;
-}
-
-/* ---- the content ---- */
-
-enum cls { CLS_SPARSE, CLS_TEXT, CLS_RECORDS, CLS_RANDOM, NR_CLS };
-
-static const char *const cls_names[NR_CLS] = { "sparse", "text", "records", "random" };
-static const int cls_pct[NR_CLS] = { 15, 35, 25, 25 };
-
-static u64 mix(u64 x)
-{
-	x ^= x >> 33;
-	x *= 0xff51afd7ed558ccdULL;
-	x ^= x >> 33;
-	x *= 0xc4ceb9fe1a85ec53ULL;
-	x ^= x >> 33;
-	return x;
-}
-
-/* splitmix64 */
-static u64 next_rand(u64 *s)
-{
-	u64 z = (*s += 0x9e3779b97f4a7c15ULL);
-
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-	return z ^ (z >> 31);
-}
-
-static enum cls page_class(u64 idx)
-{
-	int r = mix(idx ^ SEED_CONTENT) % 100, c, acc = 0;
-
-	for (c = 0; c < NR_CLS - 1; c++) {
-		acc += cls_pct[c];
-		if (r < acc)
-			return c;
-	}
-	return CLS_RANDOM;
-}
-
-/* Log lines: one of a few message templates, a timestamp, a number. */
-static const char *const log_msgs[][2] = {
-	{ "request served from cache in ", " ms" },
-	{ "GET /api/v1/items?page=", " status 200" },
-	{ "POST /api/v1/orders status 201 bytes ", "" },
-	{ "session opened for user ", "" },
-	{ "session closed for user ", " after idle timeout" },
-	{ "worker picked job ", " from queue default" },
-	{ "checkpoint written, ", " dirty buffers flushed" },
-	{ "connection reset by peer 10.0.3.", ":443" },
-	{ "cache miss for key item:", ", loading from database" },
-	{ "transaction ", " committed" },
-};
-
-static const char *const log_levels[] = { "INFO ", "INFO ", "INFO ", "DEBUG", "WARN ", "ERROR" };
-static const char *const log_comps[] = { "httpd", "db", "scheduler", "cache" };
-
-#define NMSGS	ARRAY_SIZE(log_msgs)
-
-static size_t put_str(char *p, size_t at, const char *s)
-{
-	while (*s && at < PAGE)
-		p[at++] = *s++;
-	return at;
-}
-
-static size_t put_num(char *p, size_t at, u64 v, int width)
-{
-	char d[24];
-	int n = 0;
-
-	do {
-		d[n++] = '0' + v % 10;
-		v /= 10;
-	} while (v && n < 20);
-	while (n < width && n < 20)
-		d[n++] = '0';
-	while (n && at < PAGE)
-		p[at++] = d[--n];
-	return at;
-}
-
-static void gen_text(char *p, u64 idx, u64 *s)
-{
-	u64 t = 1700000000000ULL + idx * 977, r;
-	size_t at = 0;
-	int m;
-
-	while (at < PAGE) {
-		r = next_rand(s);
-		t += r % 200;
-		m = (r >> 16) % NMSGS;
-		at = put_num(p, at, t / 1000, 10);
-		at = put_str(p, at, ".");
-		at = put_num(p, at, t % 1000, 3);
-		at = put_str(p, at, " ");
-		at = put_str(p, at, log_levels[(r >> 24) % 6]);
-		at = put_str(p, at, " ");
-		at = put_str(p, at, log_comps[(r >> 28) % 4]);
-		at = put_str(p, at, ": ");
-		at = put_str(p, at, log_msgs[m][0]);
-		at = put_num(p, at, (r >> 32) % 5000, 0);
-		at = put_str(p, at, log_msgs[m][1]);
-		at = put_str(p, at, "\n");
-	}
-}
-
-/*
- * 128-byte records of a heap-allocated table: ids, list pointers, small
- * counters and flags, a name, a key, and fields still unused (zero).
- */
-struct rec {
-	u64 id;
-	u64 next, prev;
-	u32 refs, flags;
-	u64 ts;
-	char name[16];
-	u64 key;
-	u64 stats[4];
-	u64 unused[4];
-};
-
-static void gen_records(char *p, u64 idx, u64 *s)
-{
-	static const char *const names[] = { "alpha", "beta", "gamma", "delta",
-					     "epsilon", "zeta", "eta", "theta" };
-	struct rec *r = (struct rec *)p;
-	u64 heap = 0x00007f3a1c000000ULL + (idx % 64) * 0x100000, x;
-	unsigned int i;
-
-	for (i = 0; i < PAGE / sizeof(*r); i++) {
-		x = next_rand(s);
-		memset(&r[i], 0, sizeof(r[i]));
-		r[i].id = idx * 32 + i;
-		/* mostly allocated in order: lists point at neighbours */
-		r[i].next = heap + (idx % 64 * 32 + i + 1 + (x % 4 ? 0 : x % 4096)) * 128;
-		r[i].prev = heap + (idx % 64 * 32 + i - 1) * 128;
-		r[i].refs = (x >> 24) % 4;
-		r[i].flags = 1u << ((x >> 28) % 4);
-		r[i].ts = 1700000000ULL + idx * 32 + i;
-		r[i].stats[0] = (x >> 48) % 256;
-		r[i].stats[1] = (x >> 56) % 16;
-		strcpy(r[i].name, names[(x >> 36) % 8]);
-		r[i].key = (x >> 40) % 8 ? (x >> 44) % 1000 : next_rand(s);
-	}
-}
+/* ---- the content (lib/bench.c) ---- */
 
 /* The content of working-set page @idx into @page (4 KiB). */
 static void gen_page(void *page, u64 idx)
 {
-	u64 s = mix(idx * 0x9e3779b97f4a7c15ULL ^ SEED_CONTENT), *w = page;
-	unsigned int i, n;
-
-	switch (page_class(idx)) {
-	case CLS_SPARSE:
-		/* a mostly empty page: a few fields set */
-		memset(page, 0, PAGE);
-		n = 4 + next_rand(&s) % 12;
-		for (i = 0; i < n; i++)
-			w[next_rand(&s) % 64] = next_rand(&s) % 100000;
-		break;
-	case CLS_TEXT:
-		gen_text(page, idx, &s);
-		break;
-	case CLS_RECORDS:
-		gen_records(page, idx, &s);
-		break;
-	default:
-		for (i = 0; i < PAGE / 8; i++)
-			w[i] = next_rand(&s);
-	}
+	content_page(page, idx, SEED_CONTENT, 0);
 }
 
 /* ---- the access sequence ---- */
@@ -460,21 +225,6 @@ static int make_sequence(struct bench *b)
 
 /* ---- disk, cgroup, zswap, memvirt state ---- */
 
-static void disk_read(const struct bench *b, u64 *rd, u64 *wr)
-{
-	char buf[512];
-	unsigned long long f[7];
-
-	*rd = *wr = 0;
-	if (read_str(b->disk_stat, buf, sizeof(buf)))
-		return;
-	if (sscanf(buf, "%llu %llu %llu %llu %llu %llu %llu", &f[0], &f[1], &f[2],
-		   &f[3], &f[4], &f[5], &f[6]) == 7) {
-		*rd = f[2];
-		*wr = f[6];
-	}
-}
-
 /* sync, then wait until the swap disk has no request in flight. */
 static void disk_settle(const struct bench *b)
 {
@@ -510,7 +260,7 @@ static void take_snap(const struct bench *b, enum sys s, int fd, struct snap *sn
 	char path[256];
 
 	memset(sn, 0, sizeof(*sn));
-	disk_read(b, &sn->disk_rd, &sn->disk_wr);
+	disk_read(b->disk_stat, &sn->disk_rd, &sn->disk_wr);
 	sn->pswpin = keyed("/proc/vmstat", "pswpin");
 	sn->pswpout = keyed("/proc/vmstat", "pswpout");
 	if (s == SYS_MEMVIRT) {
@@ -769,53 +519,6 @@ out:
 
 /* ---- the parent: set up, run a child, tear down ---- */
 
-static int swapfile_make(struct bench *b)
-{
-	u64 size = 2 * b->wss + PAGE, pages = size / PAGE, off;
-	static u8 page[PAGE];
-	int fd, err = 0;
-
-	snprintf(b->swapfile, sizeof(b->swapfile), "%s/" SWAPFILE_NAME, b->dir);
-	unlink(b->swapfile);
-	fd = open(b->swapfile, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-	if (fd < 0)
-		return -errno;
-	/* swapon needs every block allocated: fallocate, else write zeros. */
-	if (fallocate(fd, 0, 0, size)) {
-		memset(page, 0, PAGE);
-		for (off = 0; off < size && !err; off += PAGE)
-			if (pwrite(fd, page, PAGE, off) != PAGE)
-				err = -errno;
-	}
-	/* mkswap: version 1 header, last_page, magic at the page's end. */
-	memset(page, 0, PAGE);
-	*(u32 *)(page + 1024) = 1;
-	*(u32 *)(page + 1028) = pages - 1;
-	memcpy(page + PAGE - 10, "SWAPSPACE2", 10);
-	if (!err && pwrite(fd, page, PAGE, 0) != PAGE)
-		err = -errno;
-	if (!err && fsync(fd))
-		err = -errno;
-	close(fd);
-	if (!err && syscall(SYS_swapon, b->swapfile, 0))
-		err = -errno;
-	if (err) {
-		unlink(b->swapfile);
-		return err;
-	}
-	b->swap_on = true;
-	return 0;
-}
-
-static void swapfile_remove(struct bench *b)
-{
-	if (b->swap_on && syscall(SYS_swapoff, b->swapfile))
-		printf("# swapoff %s: %s\n", b->swapfile, strerror(errno));
-	b->swap_on = false;
-	if (b->swapfile[0])
-		unlink(b->swapfile);
-}
-
 static const char *const zswap_knobs[5] = {
 	"enabled", "compressor", "zpool", "max_pool_percent", "same_filled_pages_enabled",
 };
@@ -902,17 +605,10 @@ static int cgroup_make(struct bench *b, enum sys s)
 
 static void cgroup_remove(enum sys s)
 {
-	struct timespec ts = { 0, 100 * 1000 * 1000 };
 	char path[256];
-	int i;
 
 	cgroup_path(path, sizeof(path), s, NULL);
-	for (i = 0; i < 50; i++) {
-		if (!rmdir(path) || errno == ENOENT)
-			return;
-		nanosleep(&ts, NULL);
-	}
-	printf("# rmdir %s: %s\n", path, strerror(errno));
+	cgroup_rmdir(path);
 }
 
 static void cgroup_events(enum sys s)
@@ -926,17 +622,17 @@ static void cgroup_events(enum sys s)
 
 static int setup(struct bench *b, enum sys s)
 {
-	char opts[300];
+	size_t len;
 	int err;
 
 	switch (s) {
 	case SYS_SWAP:
 	case SYS_ZSWAP:
-		if (!b->swap_on) {
-			err = swapfile_make(b);
+		if (!b->swap.on) {
+			err = swapfile_make(&b->swap, b->dir, SWAPFILE_NAME, 2 * b->wss + PAGE);
 			if (err) {
 				snprintf(b->why[s], sizeof(b->why[s]),
-					 "swap file %s: %s", b->swapfile, strerror(-err));
+					 "swap file %s: %s", b->swap.path, strerror(-err));
 				return err;
 			}
 		}
@@ -957,19 +653,13 @@ static int setup(struct bench *b, enum sys s)
 		}
 		return 0;
 	case SYS_MEMVIRT:
-		if (mkdir(MVFS_DIR, 0755) && errno != EEXIST) {
-			err = -errno;
-			snprintf(b->why[s], sizeof(b->why[s]), "mkdir %s: %s", MVFS_DIR,
-				 strerror(-err));
-			return err;
-		}
-		snprintf(opts, sizeof(opts), "swapdir=%s", b->dir);
-		if (mount("memvirt", MVFS_DIR, "memvirtfs", 0, opts)) {
-			err = -errno;
-			snprintf(b->why[s], sizeof(b->why[s]),
-				 "mount -t memvirtfs -o %s: %s%s", opts, strerror(-err),
-				 err == -ENODEV ? " (memvirt.ko not loaded)" :
-				 err == -EINVAL ? " (memvirt without swapdir=)" : "");
+		err = mvfs_mount(MVFS_DIR, b->dir, b->why[s], sizeof(b->why[s]));
+		if (err) {
+			len = strlen(b->why[s]);
+			if (!strncmp(b->why[s], "mount ", 6))
+				snprintf(b->why[s] + len, sizeof(b->why[s]) - len, "%s",
+					 err == -ENODEV ? " (memvirt.ko not loaded)" :
+					 err == -EINVAL ? " (memvirt without swapdir=)" : "");
 			return err;
 		}
 		b->mvfs_mounted = true;
@@ -986,12 +676,7 @@ static void teardown(struct bench *b, enum sys s)
 	if (s == SYS_MEMVIRT) {
 		if (b->mvfs_path[0])
 			unlink(b->mvfs_path);
-		if (b->mvfs_mounted && umount2(MVFS_DIR, 0)) {
-			printf("# umount %s: %s (detaching)\n", MVFS_DIR, strerror(errno));
-			umount2(MVFS_DIR, MNT_DETACH);
-		}
-		b->mvfs_mounted = false;
-		rmdir(MVFS_DIR);
+		mvfs_unmount(MVFS_DIR, &b->mvfs_mounted);
 		return;
 	}
 	cgroup_events(s);
@@ -1202,17 +887,6 @@ static void print_counters(const struct bench *b, enum sys s)
 		       e->zs_fail - a->zs_fail, e->zs_wb - a->zs_wb, e->zs_same);
 }
 
-static void cell(double v, const char *f, int width)
-{
-	char buf[32];
-
-	if (v < 0)
-		snprintf(buf, sizeof(buf), "n/a");
-	else
-		snprintf(buf, sizeof(buf), f, v);
-	printf("%*s", width, buf);
-}
-
 static void row(const char *name, const double v[NR_SYS], const char *f, bool quot)
 {
 	printf("%-26s", name);
@@ -1278,9 +952,10 @@ static void print_table(const struct bench *b)
 
 	printf("swap_bench: working set %llu MiB, limit %llu MiB, %llu-page steps (%d%% in a hot %d%%), %d measured passes after %d warm-up; content %d%% %s, %d%% %s, %d%% %s, %d%% %s\n",
 	       b->wss / MIB, b->limit / MIB, b->chunk, HOT_STEPS_PCT, HOT_PCT, b->passes,
-	       b->warmup, cls_pct[CLS_SPARSE], cls_names[CLS_SPARSE], cls_pct[CLS_TEXT],
-	       cls_names[CLS_TEXT], cls_pct[CLS_RECORDS], cls_names[CLS_RECORDS],
-	       cls_pct[CLS_RANDOM], cls_names[CLS_RANDOM]);
+	       b->warmup, content_pct[CONTENT_SPARSE], content_names[CONTENT_SPARSE],
+	       content_pct[CONTENT_TEXT], content_names[CONTENT_TEXT],
+	       content_pct[CONTENT_RECORDS], content_names[CONTENT_RECORDS],
+	       content_pct[CONTENT_RANDOM], content_names[CONTENT_RANDOM]);
 	printf("%-26s%12s%12s%12s%15s%15s\n", "", "memvirt", "swap", "zswap",
 	       "memvirt/swap", "memvirt/zswap");
 	for (s = 0; s < NR_SYS; s++)
@@ -1310,14 +985,6 @@ static void print_table(const struct bench *b)
 	for (s = 0; s < NR_SYS; s++)
 		v[s] = disk_mib(b, s, false);
 	row("disk MiB read", v, "%.1f", true);
-}
-
-static void fmt(char *buf, size_t len, double v, const char *f)
-{
-	if (v < 0)
-		snprintf(buf, len, "na");
-	else
-		snprintf(buf, len, f, v);
 }
 
 static void print_machine(const struct bench *b)
@@ -1359,35 +1026,15 @@ static void print_machine(const struct bench *b)
 
 /* ---- setup ---- */
 
-/* Is @dir a mount point? Its device then differs from its parent's. */
-static bool is_mountpoint(const char *dir, dev_t *dev)
-{
-	char parent[300];
-	struct stat a, p;
-
-	snprintf(parent, sizeof(parent), "%s/..", dir);
-	if (stat(dir, &a) || !S_ISDIR(a.st_mode) || stat(parent, &p))
-		return false;
-	*dev = a.st_dev;
-	return a.st_dev != p.st_dev || a.st_ino == p.st_ino;
-}
-
 /* What can be measured: 0, or -ENODEV with the reason printed. */
 static int probe(struct bench *b)
 {
-	char reason[256], buf[256], t[3][32];
+	char buf[256], t[3][32];
 	dev_t dev;
 	int s;
 
-	if (vmm_kvm_available(reason, sizeof(reason))) {
-		printf("swap_bench: no measurements: %s\n", reason);
+	if (probe_swap_disk("swap_bench", b->dir, &dev))
 		return -ENODEV;
-	}
-	if (!is_mountpoint(b->dir, &dev)) {
-		printf("swap_bench: no swap disk: %s is not a mounted filesystem (the test VM's virtio-blk ext4 disk)\n",
-		       b->dir);
-		return -ENODEV;
-	}
 	snprintf(b->disk_stat, sizeof(b->disk_stat), "/sys/dev/block/%u:%u/stat",
 		 major(dev), minor(dev));
 	snprintf(b->disk_inflight, sizeof(b->disk_inflight), "/sys/dev/block/%u:%u/inflight",
@@ -1399,14 +1046,11 @@ static int probe(struct bench *b)
 	}
 	for (s = 0; s < NR_SYS; s++)
 		b->avail[s] = b->want[s];
-	if (read_str(CGROUP_ROOT "/cgroup.controllers", buf, sizeof(buf)) ||
-	    !strstr(buf, "memory")) {
+	if (!cgroup_memory_on()) {
 		for (s = SYS_SWAP; s <= SYS_ZSWAP; s++)
 			snprintf(b->why[s], sizeof(b->why[s]),
 				 "no cgroup2 memory controller at " CGROUP_ROOT);
 		b->avail[SYS_SWAP] = b->avail[SYS_ZSWAP] = false;
-	} else {
-		write_str(CGROUP_ROOT "/cgroup.subtree_control", "+memory");
 	}
 	if (access(ZSWAP_PARAMS "/enabled", W_OK)) {
 		snprintf(b->why[SYS_ZSWAP], sizeof(b->why[SYS_ZSWAP]),
@@ -1422,8 +1066,7 @@ static int probe(struct bench *b)
 	for (s = 0; s < NR_SYS; s++)
 		if (b->want[s] && !b->avail[s])
 			printf("# %s unavailable: %s\n", sys_names[s], b->why[s]);
-	if (read_str("/proc/swaps", buf, sizeof(buf)) == 0 && strchr(buf, '/'))
-		printf("# note: other swap areas are active (/proc/swaps)\n");
+	note_other_swaps();
 	printf("# swap disk: %s (%s); readahead: page-cluster %s, vma_ra_enabled %s, memvirt swapin_readahead %s\n",
 	       b->dir, b->disk_stat, text_at("/proc/sys/vm/page-cluster", t[0], sizeof(t[0])),
 	       text_at("/sys/kernel/mm/swap/vma_ra_enabled", t[1], sizeof(t[1])),
@@ -1453,9 +1096,9 @@ static int run(struct bench *b)
 		teardown(b, s);
 		print_counters(b, s);
 		if (s == SYS_ZSWAP || (s == SYS_SWAP && !b->avail[SYS_ZSWAP]))
-			swapfile_remove(b);
+			swapfile_remove(&b->swap);
 	}
-	swapfile_remove(b);
+	swapfile_remove(&b->swap);
 	zswap_restore(b);
 	return err;
 }
@@ -1475,22 +1118,6 @@ static void print_usage(const char *prog)
 		prog, DEFAULT_WSS, MAX_WSS, MAX_CHUNK, DEFAULT_CHUNK, MAX_PASSES,
 		DEFAULT_PASSES, MAX_PASSES, DEFAULT_WARMUP, DEFAULT_TIMEOUT, DEFAULT_DIR);
 	exit(2);
-}
-
-static void parse_systems(struct bench *b, char *arg, const char *prog)
-{
-	char *tok, *save = NULL;
-	int s;
-
-	memset(b->want, 0, sizeof(b->want));
-	for (tok = strtok_r(arg, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-		for (s = 0; s < NR_SYS; s++)
-			if (!strcmp(tok, sys_names[s]))
-				break;
-		if (s == NR_SYS)
-			print_usage(prog);
-		b->want[s] = true;
-	}
 }
 
 static void parse_args(struct bench *b, int argc, char **argv)
@@ -1529,7 +1156,8 @@ static void parse_args(struct bench *b, int argc, char **argv)
 			b->dir = optarg;
 			break;
 		case 's':
-			parse_systems(b, optarg, argv[0]);
+			if (parse_names(optarg, sys_names, NR_SYS, b->want))
+				print_usage(argv[0]);
 			break;
 		default:
 			print_usage(argv[0]);

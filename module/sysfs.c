@@ -399,6 +399,7 @@ MEMVIRT_COUNTER(policy, transitions);
 MEMVIRT_COUNTER(policy, shrinker_count);
 MEMVIRT_COUNTER(policy, shrinker_freed);
 MEMVIRT_COUNTER(policy, reclaimed);
+MEMVIRT_COUNTER(policy, reclaim_ns);
 
 /* free_{high,soft,hard,low}_pct: ordered, so each store checks the others. */
 struct memvirt_free_pct_attr {
@@ -493,6 +494,7 @@ static struct attribute *memvirt_policy_attrs[] = {
 	&memvirt_policy_counter_shrinker_count.attr.attr,
 	&memvirt_policy_counter_shrinker_freed.attr.attr,
 	&memvirt_policy_counter_reclaimed.attr.attr,
+	&memvirt_policy_counter_reclaim_ns.attr.attr,
 	NULL
 };
 

@@ -348,7 +348,7 @@ static void memvirt_policy_balloon(struct memvirt_policy_vm *v, enum memvirt_sta
 static u64 memvirt_policy_take(struct memvirt_policy_vm *v, u64 floor, u64 nr)
 {
 	struct memvirt_vm_policy *p = &v->vm->policy;
-	u64 taken;
+	u64 taken, t0;
 
 	/* Pages on their way to the swap file are as good as gone. */
 	v->charge -= min_t(u64, v->charge, atomic_read(&v->vm->swap.inflight));
@@ -365,8 +365,10 @@ static u64 memvirt_policy_take(struct memvirt_policy_vm *v, u64 floor, u64 nr)
 	if (!memvirt_vm_begin_work(v->vm))
 		return 0;
 	nr = min3(nr, v->charge - floor, (u64)MEMVIRT_POLICY_TAKE_MAX);
+	t0 = ktime_get_ns();
 	taken = memvirt_swap_shrink(v->vm, v->charge - nr + 1, nr,
 				    MEMVIRT_SHRINK_TRYLOCK | MEMVIRT_SHRINK_NOWAIT);
+	atomic_long_add(ktime_get_ns() - t0, &memvirt_policy_stats.reclaim_ns);
 	memvirt_vm_end_work(v->vm);
 	if (taken) {
 		p->take_backoff = 0;

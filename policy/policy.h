@@ -148,6 +148,7 @@ struct memvirt_policy_stats {
 	atomic_long_t shrinker_count;
 	atomic_long_t shrinker_freed;
 	atomic_long_t reclaimed;
+	atomic_long_t reclaim_ns;
 };
 
 extern struct memvirt_policy_knobs memvirt_policy_knobs;

@@ -638,7 +638,7 @@ TEST_F_TIMEOUT(kp, reservation_never_reclaimed_under_pressure, 180)
  */
 TEST_F_TIMEOUT(kp, overcommit_4_guests_active_keep_working_set, 220)
 {
-	u64 t0, ms, pns0, pns, wall0, wall, res[NR_GUESTS], ws_pages, sum;
+	u64 t0, ms, pns0, pns, rns0, rns, wall0, wall, res[NR_GUESTS], ws_pages, sum;
 	u64 pct[2] = { 0 }, minp[2] = { 100, 100 }, steady[2] = { 0 }, passes[2], k;
 	struct memvirt_stats st[NR_GUESTS];
 	struct guest *g[NR_GUESTS];
@@ -658,6 +658,7 @@ TEST_F_TIMEOUT(kp, overcommit_4_guests_active_keep_working_set, 220)
 		TH_LOG("before the cut: guest %d estimate %llu%%", i,
 		       (unsigned long long)pl_vm(_metadata, g[i]->id, "active_estimate"));
 	pns0 = pl_u64(_metadata, "policy_ns");
+	rns0 = pl_u64(_metadata, "reclaim_ns");
 	wall0 = vmm_now_ns();
 	t0 = pl_now_ms();
 	PL_SET_GLOBAL("budget_mb", OC_BUDGET_MB);
@@ -686,6 +687,7 @@ TEST_F_TIMEOUT(kp, overcommit_4_guests_active_keep_working_set, 220)
 	}
 	wall = vmm_now_ns() - wall0;
 	pns = pl_u64(_metadata, "policy_ns") - pns0;
+	rns = pl_u64(_metadata, "reclaim_ns") - rns0;
 	for (i = 0; i < 2; i++)
 		EXPECT_EQ(0, driver_stop(&d[i]));
 	sum = 0;
@@ -701,12 +703,12 @@ TEST_F_TIMEOUT(kp, overcommit_4_guests_active_keep_working_set, 220)
 	}
 	for (i = 0; i < 2; i++)
 		steady[i] /= OC_STEADY_S;
-	TH_LOG("4 guests x %llu MiB on a %llu MiB budget (2x): at steady state the active guests keep %llu%% and %llu%% of their %llu MiB working sets resident (lowest in the window %llu%%, %llu%%); policy thread %.3f%% of a CPU for %llu MiB of guests",
+	TH_LOG("4 guests x %llu MiB on a %llu MiB budget (2x): at steady state the active guests keep %llu%% and %llu%% of their %llu MiB working sets resident (lowest in the window %llu%%, %llu%%); policy %.3f%% of a CPU for %llu MiB of guests, of which reclaim %.3f%%",
 	       (unsigned long long)(OC_SIZE / MIB), OC_BUDGET_MB,
 	       (unsigned long long)steady[0], (unsigned long long)steady[1],
 	       (unsigned long long)(OC_WS / MIB), (unsigned long long)minp[0],
 	       (unsigned long long)minp[1], 100.0 * pns / wall,
-	       (unsigned long long)(4 * OC_SIZE / MIB));
+	       (unsigned long long)(4 * OC_SIZE / MIB), 100.0 * rns / wall);
 	EXPECT_LE(90ULL, steady[0]);
 	EXPECT_LE(90ULL, steady[1]);
 	for (i = 0; i < 2; i++) {

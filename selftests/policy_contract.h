@@ -85,6 +85,7 @@ static const char *const pl_ro_names[] = {
 	"state", "state_ms", "transitions", "free_pages", "avail_pages",
 	"ballooned", "low_waits", "low_wait_ns", "policy_ns", "sample_ns",
 	"samples", "sample_periods", "shrinker_count", "shrinker_freed",
+	"reclaimed", "reclaim_ns",
 };
 
 /* The per-VM read-only policy files of vms/<id>/. */

@@ -1344,8 +1344,9 @@ TEST_F_TIMEOUT(pol, sampler_idle_zero_busy_hundred, 90)
 	pns0 = pl_u64(_metadata, "policy_ns");
 	t0 = pl_now_ms();
 	PL_SET(PL_SAMPLE_SIZE, 100);
-	/* 14 periods of 200 ms */
-	for (i = 0; i < 60 && pl_vm(_metadata, idle->id, "sample_periods") < 14; i++)
+	/* 14 periods of 200 ms, each VM (the sampler takes them in turn) */
+	for (i = 0; i < 60 && (pl_vm(_metadata, idle->id, "sample_periods") < 14 ||
+			       pl_vm(_metadata, busy->id, "sample_periods") < 14); i++)
 		pl_sleep_ms(200);
 	PL_SET(PL_SAMPLE_SIZE, 0);
 	pl_sleep_ms(300);	/* the running periods end */

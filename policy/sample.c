@@ -161,8 +161,14 @@ void memvirt_sample_tick(struct memvirt_vm *vm, unsigned long now)
 	} else if (time_before(now, p->sample_end)) {
 		return;
 	}
-	p->sample_end = now + msecs_to_jiffies(READ_ONCE(memvirt_policy_knobs.sample_period_ms));
+	/*
+	 * The period runs from the last gfn sampled: unmaps can take
+	 * milliseconds each (a nested or emulated host), and a gfn sampled
+	 * at the end of the period would have no time to be touched.
+	 */
 	memvirt_sample_start(vm, READ_ONCE(memvirt_policy_knobs.sample_size));
+	p->sample_end = jiffies +
+			msecs_to_jiffies(READ_ONCE(memvirt_policy_knobs.sample_period_ms));
 }
 
 /*

@@ -31,12 +31,13 @@
  * DOC: balloon targets
  *
  * A VM's balloon target is how many pages its balloon should hold:
- * what it holds now plus what the VM holds beyond its target (less, if the
- * VM is below target). It is published in sysfs (poll()able) and through
- * MEMVIRT_IOC_BALLOON; a VMM or an agent turns it into a balloon request
- * (QEMU: QMP `balloon` with size - target * 4096). While the target is
- * above what the balloon holds (pending), gfns the VMM punches become
- * BALLOONED rather than ZERO and are counted as ballooned.
+ * what it holds now plus what the VM holds beyond its target (in the
+ * HIGH state, less what it holds below it). It is published in sysfs
+ * (poll()able) and through MEMVIRT_IOC_BALLOON; a VMM or an agent turns
+ * it into a balloon request (QEMU: QMP `balloon` with size - target *
+ * 4096). While the target is above what the balloon holds (pending), gfns
+ * the VMM punches become BALLOONED rather than ZERO and are counted as
+ * ballooned.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 

@@ -29,7 +29,7 @@
 
 TEST_F_TIMEOUT(kp, idle_vs_active_equal_shares, 180)
 {
-	u64 avail, ti, ta, ei, ea, t0, ms;
+	u64 avail, ti, ta, ei, ea, t0, ms, period;
 	struct memvirt_stats si, sa;
 	struct guest *idle, *act;
 	struct driver d;
@@ -40,8 +40,19 @@ TEST_F_TIMEOUT(kp, idle_vs_active_equal_shares, 180)
 	idle = GUEST(0, IA_SIZE, true);
 	act = GUEST(1, IA_SIZE, true);
 	ASSERT_EQ(0, driver_start(&d, act, VMM_FREE_GPA, IA_SIZE));
+	/*
+	 * A sample period must let the active guest touch its whole RAM:
+	 * three passes and at least 500 ms (a pass takes seconds on a debug
+	 * kernel with other kernels' VMs on the same two cores).
+	 */
+	t0 = pl_now_ms();
+	while (__atomic_load_n(&d.passes, __ATOMIC_ACQUIRE) < 2 && pl_now_ms() - t0 < 60000)
+		pl_sleep_ms(10);
+	ms = (pl_now_ms() - t0) / 2;
+	period = 3 * ms > 500 ? 3 * ms : 500;
+	PL_SET(PL_SAMPLE_PERIOD_MS, period);
 	/* the sampler learns who is idle before the pressure */
-	EXPECT_LE(4ULL, wait_periods(_metadata, idle->id, 4, 20000));
+	EXPECT_LE(4ULL, wait_periods(_metadata, idle->id, 4, 5 * period + 20000));
 	ei = pl_vm(_metadata, idle->id, "active_estimate");
 	ea = pl_vm(_metadata, act->id, "active_estimate");
 	TH_LOG("before the cut: idle %llu%%, active %llu%% (%llu passes)",

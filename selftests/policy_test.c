@@ -1349,7 +1349,18 @@ TEST_F_TIMEOUT(pol, sampler_idle_zero_busy_hundred, 90)
 			       pl_vm(_metadata, busy->id, "sample_periods") < 14); i++)
 		pl_sleep_ms(200);
 	PL_SET(PL_SAMPLE_SIZE, 0);
-	pl_sleep_ms(300);	/* the running periods end */
+	/*
+	 * the running periods end: a period runs from its last gfn sampled,
+	 * so wait until no period closed over two periods
+	 */
+	p1 = pl_u64(_metadata, "sample_periods");
+	for (i = 0; i < 40; i++) {
+		pl_sleep_ms(400);
+		s1 = pl_u64(_metadata, "sample_periods");
+		if (s1 == p1)
+			break;
+		p1 = s1;
+	}
 	s1 = pl_u64(_metadata, "samples");
 	p1 = pl_u64(_metadata, "sample_periods");
 	ns1 = pl_u64(_metadata, "sample_ns");

@@ -17,33 +17,6 @@
 #define PL_ATTR		"policy"		/* /sys/kernel/memvirt/policy */
 #define PL_DIR		MV_SYSFS "/" PL_ATTR
 
-/* ------------------------------------------------------------------ */
-/* MEMVIRT_IOC_BALLOON, until include/uapi/memvirt.h has it */
-
-#ifndef MEMVIRT_IOC_BALLOON
-#define MEMVIRT_BALLOON_WAIT		(1U << 0)
-#define MEMVIRT_BALLOON_SIZE_VER0	72
-#define MEMVIRT_BALLOON_TIMEOUT_MAX	3600000ULL
-
-struct memvirt_balloon {
-	__u32 size;
-	__u32 flags;
-	__u64 known_pages;
-	__u64 timeout_ms;
-	__u64 target_pages;
-	__u64 ballooned;
-	__u64 size_bytes;
-	__u64 reserved[3];
-};
-
-#define MEMVIRT_IOC_BALLOON	_IOC(_IOC_READ | _IOC_WRITE, MEMVIRT_IOCTL_BASE, 0x05, \
-				     MEMVIRT_BALLOON_SIZE_VER0)
-#endif
-
-#ifndef MEMVIRT_BALLOON_TIMEOUT_MAX
-#define MEMVIRT_BALLOON_TIMEOUT_MAX	3600000ULL
-#endif
-
 /* One MEMVIRT_IOC_BALLOON; *@b is set up from the arguments first. */
 static inline int pl_balloon(int fd, u32 flags, u64 known, u64 timeout_ms,
 			     struct memvirt_balloon *b)

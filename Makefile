@@ -26,10 +26,10 @@ check:
 check-kernel:
 	@$(VMTEST)/check.sh --kernel "$(KERNEL)"
 
-# One kselftest program: make selftest T=memvirtfs_test [KERNEL=debug-6.12]
+# Some kselftest programs: make selftest T="memvirtfs_test swap_test" [KERNEL=debug-6.12]
 selftest:
 	@test -n "$(T)" || { echo "usage: make selftest T=<program> [KERNEL=<name>]"; exit 2; }
-	@$(VMTEST)/check.sh --kernel "$(KERNEL)" --only $(T)
+	@$(VMTEST)/check.sh --kernel "$(KERNEL)" --only "$(T)"
 
 # Regenerate tools/vmtest/manifest.txt from the last check run (after adding
 # or renaming tests; review the diff).

@@ -7,7 +7,7 @@
 #   N passed, N failed, N skipped
 # and exits non-zero on any failure, kernel splat, missing result or hang.
 #
-#   check.sh [--kernel "KERNEL..."] [--only PROGRAM] [--shell|--demo|--bench]
+#   check.sh [--kernel "KERNEL..."] [--only "PROGRAM..."] [--shell|--demo|--bench]
 # Documentation/dev/testing.rst explains it.
 set -eu -o pipefail
 . "$(dirname "$0")/lib.sh"
@@ -126,16 +126,22 @@ vm_results() {
 	scan_splats "$label" "$dir/console.log" "$details"
 }
 
+# only_has PROGRAM: whether --only (a space-separated list) names it.
+only_has() {
+	case " $only " in *" $1 "*) return 0 ;; esac
+	return 1
+}
+
 # The kselftest programs, module_test last (it unloads memvirt).
 kselftests() {
 	local p
 	for p in "$MEMVIRT_TOP"/build/selftests/*_test; do
 		p=$(basename "$p")
-		[ -n "$only" ] && [ "$p" != "$only" ] && continue
+		[ -n "$only" ] && ! only_has "$p" && continue
 		[ "$p" = module_test ] && continue
 		echo "$p"
 	done
-	if [ -z "$only" ] || [ "$only" = module_test ]; then
+	if [ -z "$only" ] || only_has module_test; then
 		[ -x "$MEMVIRT_TOP/build/selftests/module_test" ] && echo module_test
 	fi
 	return 0

@@ -50,10 +50,46 @@ section() {
 	return $_rc
 }
 
+# The host-wide memvirt knobs (writable files of /sys/kernel/memvirt and its
+# subdirectories, not the VMs'), as "path value" lines.
+knobs_dump() {
+	find /sys/kernel/memvirt -maxdepth 2 -type f -perm -u+w 2>/dev/null |
+		grep -v /vms/ | sort | while read -r _f; do
+		echo "$_f $(cat "$_f" 2>/dev/null)"
+	done
+}
+
+# knobs_restore: put back the knobs as /tmp/knobs.saved had them. A program
+# killed at its deadline never restores what it changed, and the next
+# programs would run on its settings (a budget of 40 MiB, say) and fail
+# too. Some knobs bound others (policy/free_*_pct are ordered, budget_mb
+# waits for the dead program's VMs to go), so try a few rounds.
+knobs_restore() {
+	_r=0
+	while [ $_r -lt 10 ]; do
+		knobs_dump >/tmp/knobs.now
+		cmp -s /tmp/knobs.saved /tmp/knobs.now && return 0
+		while read -r _f _v; do
+			grep -qx "$_f $_v" /tmp/knobs.now && continue
+			[ $_r -eq 0 ] && echo "vmtest: $_prog left $_f at $(cat "$_f"), restoring $_v" >/dev/kmsg
+			echo "$_v" >"$_f" 2>/dev/null
+		done </tmp/knobs.saved
+		_r=$((_r + 1))
+		sleep 1
+	done
+	echo "vmtest: could not restore the knobs after $_prog" >/dev/kmsg
+}
+
 # kselftest PROGRAM [TIMEOUT]: the guest kills it after TIMEOUT seconds; the
-# host gives it 10 more to report that.
+# host gives it 10 more to report that. The memvirt knobs are as they were
+# before the first program (module defaults) when each program starts.
 kselftest() {
 	announce "kselftest:$1" $((${2:-240} + 10))
+	_prog=$1
+	if [ -d /sys/kernel/memvirt ]; then
+		[ -f /tmp/knobs.saved ] || knobs_dump >/tmp/knobs.saved
+		knobs_restore
+	fi
 	section "kselftest:$1" "${2:-240}" "/tests/$1"
 }
 

@@ -12,8 +12,11 @@ set -eu -o pipefail
 # Kernel headers are not among them: kernels.sh extracts each distro
 # kernel's header packages into the cache (installing 6.12's would put its
 # image into /boot). e2fsprogs: mkfs.ext4 of the VMs' swap disk (vm.sh).
+# linux-perf: perf in the VMs that run perf_test (vm.sh). gnuplot-nox: the
+# plot of make run.
 PACKAGES="qemu-system-x86 busybox-static kmod cpio sparse flex bison bc
-libelf-dev libssl-dev xz-utils rsync gcc make dwarves dkms e2fsprogs"
+libelf-dev libssl-dev xz-utils rsync gcc make dwarves dkms e2fsprogs
+linux-perf gnuplot-nox"
 for s in $SERIES_ALL; do
 	PACKAGES="$PACKAGES linux-source-$s"
 done

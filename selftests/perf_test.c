@@ -145,7 +145,7 @@ TEST_F(pt, stat_counts_each_cow_break)
 	};
 	struct memvirt_stats a, b;
 	unsigned long long n;
-	char *line;
+	char *line, *end;
 
 	munmap(self->v.map, PT_PAGES * MV_PAGE);
 	self->v.map = NULL;
@@ -156,7 +156,8 @@ TEST_F(pt, stat_counts_each_cow_break)
 	ASSERT_NE(NULL, line) TH_LOG("%s", self->out);
 	while (line > self->out && line[-1] != '\n')
 		line--;
-	ASSERT_EQ(1, sscanf(line, "%llu,", &n)) TH_LOG("%s", self->out);
+	n = strtoull(line, &end, 10);
+	ASSERT_EQ(',', *end) TH_LOG("%s", self->out);
 	EXPECT_EQ(PT_PAGES, n);
 	EXPECT_EQ(PT_PAGES, b.cow_breaks - a.cow_breaks);
 	TH_LOG("perf stat: %llu memvirt:cow_break for %llu pages", n, PT_PAGES);
@@ -197,7 +198,7 @@ TEST_F(pt, record_swapin_faults_with_latency)
 		char *q = strstr(p, "ns=");
 
 		ASSERT_NE(NULL, q) TH_LOG("no ns= in %.120s", p);
-		ASSERT_EQ(1, sscanf(q, "ns=%llu", &ns));
+		ns = strtoull(q + 3, NULL, 10);
 		EXPECT_LT(0ULL, ns);
 		sum_ns += ns;
 		max_ns = ns > max_ns ? ns : max_ns;

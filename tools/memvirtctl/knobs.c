@@ -87,7 +87,7 @@ static bool knob_name_ok(const char *what, const char *knob)
 		goto unknown;
 	if (!slash)
 		return true;
-	for (i = 1; i < sizeof(knob_dirs) / sizeof(knob_dirs[0]); i++)
+	for (i = 1; i < ARRAY_SIZE(knob_dirs); i++)
 		if (!strncmp(knob, knob_dirs[i], slash - knob) &&
 		    strlen(knob_dirs[i]) == (size_t)(slash - knob))
 			return true;
@@ -101,7 +101,7 @@ static int get_all(void)
 	size_t i;
 	int n, j;
 
-	for (i = 0; i < sizeof(knob_dirs) / sizeof(knob_dirs[0]); i++) {
+	for (i = 0; i < ARRAY_SIZE(knob_dirs); i++) {
 		char **files;
 
 		n = mvc_list_files(knob_dirs[i], true, &files);
@@ -162,8 +162,7 @@ static const char *set_hint(int err)
 	case EINVAL:
 		return "out of range, see memvirtctl(8)";
 	case EBUSY:
-		return "refused in the current state (budget_mb below the sum of "
-		       "reservations, a VM sharing pages), see memvirtctl(8)";
+		return "refused in the current state (budget_mb below the sum of reservations, a VM sharing pages), see memvirtctl(8)";
 	case EACCES:
 	case EPERM:
 		return "run as root";

@@ -28,7 +28,7 @@ static const struct {
 	{ ENFILE, "ENFILE" }, { EMFILE, "EMFILE" }, { ENOTTY, "ENOTTY" },
 	{ EFBIG, "EFBIG" }, { ENOSPC, "ENOSPC" }, { EROFS, "EROFS" },
 	{ EPIPE, "EPIPE" }, { ERANGE, "ERANGE" }, { ENAMETOOLONG, "ENAMETOOLONG" },
-	{ ENOSYS, "ENOSYS" }, { EOPNOTSUPP, "EOPNOTSUPP" },
+	{ EOPNOTSUPP, "EOPNOTSUPP" },
 	{ ECONNREFUSED, "ECONNREFUSED" }, { ECONNRESET, "ECONNRESET" },
 	{ ETIMEDOUT, "ETIMEDOUT" }, { EPROTO, "EPROTO" }, { ENOTSOCK, "ENOTSOCK" },
 	{ EADDRINUSE, "EADDRINUSE" }, { ENOTCONN, "ENOTCONN" },
@@ -39,7 +39,7 @@ const char *mvc_errname(int err)
 	static char buf[16];
 	size_t i;
 
-	for (i = 0; i < sizeof(errnames) / sizeof(errnames[0]); i++)
+	for (i = 0; i < ARRAY_SIZE(errnames); i++)
 		if (errnames[i].err == err)
 			return errnames[i].name;
 	snprintf(buf, sizeof(buf), "E%d", err);
@@ -137,9 +137,9 @@ static const struct {
 	{ "help", "help [COMMAND]", "Show the help of a command.\n" },
 };
 
-#define NR_HELPS (sizeof(helps) / sizeof(helps[0]))
+#define NR_HELPS (ARRAY_SIZE(helps))
 
-static void usage(FILE *out)
+static void print_usage(FILE *out)
 {
 	size_t i;
 
@@ -176,7 +176,7 @@ int mvc_usage_err(const char *cmd, const char *fmt, ...)
 	va_end(ap);
 	fputc('\n', stderr);
 	if (!cmd || !mvc_help(cmd, stderr))
-		usage(stderr);
+		print_usage(stderr);
 	return MVC_USAGE;
 }
 
@@ -206,7 +206,7 @@ int main(int argc, char **argv)
 			mvc_sysfs = argv[i] + 8;
 			i++;
 		} else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-			usage(stdout);
+			print_usage(stdout);
 			return MVC_OK;
 		} else {
 			return mvc_usage_err(NULL, "unknown option '%s'", argv[i]);
@@ -216,14 +216,14 @@ int main(int argc, char **argv)
 		return mvc_usage_err(NULL, "no command given");
 	if (!strcmp(argv[i], "help")) {
 		if (i + 1 >= argc) {
-			usage(stdout);
+			print_usage(stdout);
 			return MVC_OK;
 		}
 		if (!mvc_help(argv[i + 1], stdout))
 			return mvc_usage_err(NULL, "no command '%s'", argv[i + 1]);
 		return MVC_OK;
 	}
-	for (c = 0; c < sizeof(cmds) / sizeof(cmds[0]); c++) {
+	for (c = 0; c < ARRAY_SIZE(cmds); c++) {
 		int j;
 
 		if (strcmp(argv[i], cmds[c].name))

@@ -25,6 +25,8 @@
 
 typedef unsigned long long u64v;
 
+#define ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
+
 /* The sysfs root (--sysfs DIR). */
 extern const char *mvc_sysfs;
 
@@ -34,11 +36,9 @@ const char *mvc_errname(int err);
  * The one error line: "memvirtctl: <what>: <strerror> (<ERRNAME>): <hint>".
  * @err is a positive errno; @hint may be NULL (a generic one is used).
  */
-void mvc_err(int err, const char *hint, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+void mvc_err(int err, const char *hint, const char *fmt, ...);
 /* A usage error: "memvirtctl: <msg>" and the command's usage; returns 2. */
-int mvc_usage_err(const char *cmd, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+int mvc_usage_err(const char *cmd, const char *fmt, ...);
 /* The usual hint for a sysfs read that failed with @err. */
 const char *mvc_sysfs_hint(int err);
 

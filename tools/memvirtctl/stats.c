@@ -61,7 +61,8 @@ static bool json_pairs(const char *v)
 		return false;
 	putchar('{');
 	for (line = strtok_r(copy, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-		sscanf(line, "%63s %31s", word, num);
+		if (sscanf(line, "%63s %31s", word, num) != 2)
+			continue;	/* checked above */
 		printf("%s", first ? "" : ",");
 		json_string(word);
 		printf(":%s", num);
@@ -152,14 +153,15 @@ int cmd_stats(int argc, char **argv)
 	int i, n, ret;
 
 	for (i = 1; i < argc; i++) {
-		if (!strcmp(argv[i], "--json"))
+		if (!strcmp(argv[i], "--json")) {
 			json = true;
-		else if (argv[i][0] == '-' && argv[i][1])
+			continue;
+		}
+		if (argv[i][0] == '-' && argv[i][1])
 			return mvc_usage_err("stats", "unknown option '%s'", argv[i]);
-		else if (vmarg)
+		if (vmarg)
 			return mvc_usage_err("stats", "one VM at most");
-		else
-			vmarg = argv[i];
+		vmarg = argv[i];
 	}
 	ret = mvc_check_loaded();
 	if (ret) {
@@ -179,7 +181,7 @@ int cmd_stats(int argc, char **argv)
 	}
 	if (json)
 		putchar('{');
-	for (d = 0; d < sizeof(host_dirs) / sizeof(host_dirs[0]); d++) {
+	for (d = 0; d < ARRAY_SIZE(host_dirs); d++) {
 		const char *title = *host_dirs[d] ? host_dirs[d] : "memvirt";
 
 		if (json) {

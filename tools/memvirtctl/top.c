@@ -188,7 +188,7 @@ static void print_csv(const struct frame *f, double t0)
 
 		printf("%.1f,%s,%llu,", f->t - t0, state, r->id);
 		csv_name(r->name);
-		for (c = 0; c < sizeof(order) / sizeof(order[0]); c++) {
+		for (c = 0; c < ARRAY_SIZE(order); c++) {
 			if (!r->have[order[c]])
 				fputs(",-", stdout);
 			else if (order[c] == C_ACTIVE)
@@ -390,9 +390,7 @@ int cmd_top(int argc, char **argv)
 		tcsetattr(STDIN_FILENO, TCSANOW, &raw);
 	}
 	if (batch)
-		printf("time_s,state,vm,name,size_mb,target_mb,active_pct,resident_mb,"
-		       "ballooned_mb,shared_mb,zero_mb,compressed_mb,swapped_mb,"
-		       "swapin_per_s,swapout_per_s\n");
+		printf("time_s,state,vm,name,size_mb,target_mb,active_pct,resident_mb,ballooned_mb,shared_mb,zero_mb,compressed_mb,swapped_mb,swapin_per_s,swapout_per_s\n");
 	t0 = mvc_now();
 	next = t0;
 	ret = MVC_OK;

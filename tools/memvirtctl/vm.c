@@ -90,7 +90,7 @@ int cmd_vm(int argc, char **argv)
 	print_bytes("limit", pol.limit_bytes);
 	printf("  %-20s %llu%s\n", "sharing_domain", (u64v)pol.sharing_domain,
 	       pol.sharing_domain ? "" : " (private)");
-	for (i = 0; i < sizeof(policy_files) / sizeof(policy_files[0]); i++) {
+	for (i = 0; i < ARRAY_SIZE(policy_files); i++) {
 		char val[64];
 
 		if (mvc_vm_read(vm.id, policy_files[i], val, sizeof(val)))
@@ -98,7 +98,7 @@ int cmd_vm(int argc, char **argv)
 		printf("  %-20s %s\n", policy_files[i], val);
 	}
 	printf("counters:\n");
-	for (i = 0; i < sizeof(stat_fields) / sizeof(stat_fields[0]); i++) {
+	for (i = 0; i < ARRAY_SIZE(stat_fields); i++) {
 		if (stat_fields[i].off + sizeof(u64v) > st.size)
 			printf("  %-20s -\n", stat_fields[i].name);
 		else
@@ -199,7 +199,7 @@ int cmd_reclaim(int argc, char **argv)
 			if (argv[i][2] == 'm') {
 				size_t m;
 
-				for (m = 1; m < sizeof(reclaim_modes) / sizeof(reclaim_modes[0]); m++)
+				for (m = 1; m < ARRAY_SIZE(reclaim_modes); m++)
 					if (!strcmp(argv[i + 1], reclaim_modes[m]))
 						mode = m;
 				if (!mode)
@@ -209,13 +209,13 @@ int cmd_reclaim(int argc, char **argv)
 				range = argv[i + 1];
 			}
 			i++;
-		} else if (argv[i][0] == '-' && argv[i][1]) {
-			return mvc_usage_err("reclaim", "unknown option '%s'", argv[i]);
-		} else if (vmarg) {
-			return mvc_usage_err("reclaim", "one VM only");
-		} else {
-			vmarg = argv[i];
+			continue;
 		}
+		if (argv[i][0] == '-' && argv[i][1])
+			return mvc_usage_err("reclaim", "unknown option '%s'", argv[i]);
+		if (vmarg)
+			return mvc_usage_err("reclaim", "one VM only");
+		vmarg = argv[i];
 	}
 	if (!vmarg || !mode || !range)
 		return mvc_usage_err("reclaim", "reclaim needs a VM, --mode and --range");
@@ -234,10 +234,10 @@ int cmd_reclaim(int argc, char **argv)
 		start = strtoull(buf, NULL, 10);
 		if (!strcmp(colon + 1, "all"))
 			all_count = true;
-		else if (!mvc_is_u64(colon + 1) || !strtoull(colon + 1, NULL, 10))
-			return mvc_usage_err("reclaim", "bad COUNT '%s'", colon + 1);
-		else
+		else if (mvc_is_u64(colon + 1) && strtoull(colon + 1, NULL, 10))
 			count = strtoull(colon + 1, NULL, 10);
+		else
+			return mvc_usage_err("reclaim", "bad COUNT '%s'", colon + 1);
 	}
 	if (mvc_resolve_vm(vmarg, &vm))
 		return MVC_FAIL;
@@ -272,13 +272,11 @@ int cmd_reclaim(int argc, char **argv)
 	}
 	close(fd);
 	if (async) {
-		printf("reclaim of vm %llu gfns %llu+%llu (%s) started in the background: "
-		       "watch 'memvirtctl stats %llu'\n", vm.id, start, count,
+		printf("reclaim of vm %llu gfns %llu+%llu (%s) started in the background: watch 'memvirtctl stats %llu'\n", vm.id, start, count,
 		       reclaim_modes[mode], vm.id);
 		return MVC_OK;
 	}
-	printf("scanned=%llu reclaimed=%llu zeroed=%llu merged=%llu compressed=%llu "
-	       "swapped=%llu pinned_skips=%llu\n", (u64v)r.scanned, (u64v)r.reclaimed,
+	printf("scanned=%llu reclaimed=%llu zeroed=%llu merged=%llu compressed=%llu swapped=%llu pinned_skips=%llu\n", (u64v)r.scanned, (u64v)r.reclaimed,
 	       (u64v)r.zeroed, (u64v)r.merged, (u64v)r.compressed, (u64v)r.swapped,
 	       (u64v)r.pinned_skips);
 	return MVC_OK;

@@ -193,7 +193,9 @@ int cmd_reclaim(int argc, char **argv)
 	for (i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--async")) {
 			async = true;
-		} else if (!strcmp(argv[i], "--mode") || !strcmp(argv[i], "--range")) {
+			continue;
+		}
+		if (!strcmp(argv[i], "--mode") || !strcmp(argv[i], "--range")) {
 			if (i + 1 >= argc)
 				return mvc_usage_err("reclaim", "%s needs a value", argv[i]);
 			if (argv[i][2] == 'm') {

@@ -40,6 +40,9 @@ struct proc {
 	size_t olen, elen;
 };
 
+/* Run the next memvirtctl as nobody (uid 65534), not root. */
+static bool ctl_as_nobody;
+
 static void ctl_path(char *buf, size_t len)
 {
 	char exe[PATH_MAX];
@@ -77,6 +80,8 @@ static int proc_start(struct proc *p, const char *const *args)
 	if (!p->pid) {
 		dup2(o[1], 1);
 		dup2(e[1], 2);
+		if (ctl_as_nobody && mv_become_nobody())
+			_exit(126);
 		execv(path, (char *const *)argv);
 		dprintf(2, "exec %s: %s\n", path, strerror(errno));
 		_exit(127);
@@ -690,6 +695,22 @@ TEST_F(ctl, set_refused_explains_errno)
 	EXPECT_EQ(2, CTL(&p, "get", "nosuch"));
 	EXPECT_EQ(2, CTL(&p, "set", "policy/idle_tax"));
 	EXPECT_NE(NULL, strstr(p.err, "usage: memvirtctl set KNOB VALUE"));
+	ASSERT_EQ(0, mv_read_str(PL_DIR "/idle_tax", cur, sizeof(cur)));
+	EXPECT_STREQ(old, cur);
+
+	/* not root: the store and the ioctl are refused, the hint says so */
+	ctl_as_nobody = true;
+	EXPECT_EQ(1, CTL(&p, "set", "policy/idle_tax", "50"));
+	EXPECT_STREQ("memvirtctl: set policy/idle_tax 50: Permission denied (EACCES): run as root\n",
+		     p.err);
+	EXPECT_EQ(0, CTL(&p, "get", "policy/idle_tax"));
+	EXPECT_EQ(1, CTL(&p, "reclaim", id, "--mode", "zero", "--range", "all"));
+	EXPECT_NE(NULL, strstr(p.err, "Permission denied (EACCES): run as root\n"))
+		TH_LOG("%s", p.err);
+	EXPECT_EQ(1, CTL(&p, "vm", self->path[0]));
+	EXPECT_NE(NULL, strstr(p.err, "Permission denied (EACCES): run as root\n"))
+		TH_LOG("%s", p.err);
+	ctl_as_nobody = false;
 	ASSERT_EQ(0, mv_read_str(PL_DIR "/idle_tax", cur, sizeof(cur)));
 	EXPECT_STREQ(old, cur);
 

@@ -196,14 +196,15 @@ static void unescape_mount(char *s)
 
 /*
  * Look for the file of VM @vm on every memvirtfs mount: mountpoint + name,
- * checked by its vm_id. 0 with @vm->path set, or -ENOENT.
+ * checked by its vm_id. 0 with @vm->path set, -EACCES if a file that
+ * could be it was not readable, or -ENOENT.
  */
 static int find_vm_file(struct mvc_vm *vm)
 {
 	char line[2 * PATH_MAX], dev[PATH_MAX], mnt[PATH_MAX], type[64];
 	char path[2 * PATH_MAX + 2];
 	FILE *f = fopen("/proc/mounts", "re");
-	int ret = -ENOENT;
+	int ret = -ENOENT, denied = 0;
 
 	if (!f)
 		return -errno;
@@ -218,8 +219,11 @@ static int find_vm_file(struct mvc_vm *vm)
 		unescape_mount(mnt);
 		snprintf(path, sizeof(path), "%s%s", strcmp(mnt, "/") ? mnt : "", vm->name);
 		fd = open(path, O_RDONLY | O_CLOEXEC);
-		if (fd < 0)
+		if (fd < 0) {
+			if (errno == EACCES || errno == EPERM)
+				denied = -errno;
 			continue;
+		}
 		if (!fd_vm_id(fd, &id) && id == vm->id && strlen(path) < sizeof(vm->path)) {
 			strcpy(vm->path, path);
 			ret = 0;
@@ -227,7 +231,7 @@ static int find_vm_file(struct mvc_vm *vm)
 		close(fd);
 	}
 	fclose(f);
-	return ret;
+	return ret && denied ? denied : ret;
 }
 
 int mvc_resolve_vm(const char *arg, struct mvc_vm *vm)
@@ -272,6 +276,7 @@ int mvc_resolve_vm(const char *arg, struct mvc_vm *vm)
 		return 0;
 	}
 	free(ids);
+	errno = 0;
 	if (!stat(arg, &st) && S_ISREG(st.st_mode)) {
 		int fd = open(arg, O_RDONLY | O_CLOEXEC);
 
@@ -293,6 +298,11 @@ int mvc_resolve_vm(const char *arg, struct mvc_vm *vm)
 		mvc_vm_read(vm->id, "name", vm->name, sizeof(vm->name));
 		return 0;
 	}
+	if (errno == EACCES || errno == EPERM) {	/* from stat() */
+		ret = -errno;
+		mvc_err(-ret, "run as root", "%s", arg);
+		return ret;
+	}
 	mvc_err(ENOENT, "give a VM id, its name as in vms/<id>/name, or the path of its file",
 		"no VM '%s'", arg);
 	return -ENOENT;
@@ -304,6 +314,10 @@ int mvc_open_vm(struct mvc_vm *vm, int flags)
 
 	if (!vm->path[0]) {
 		ret = find_vm_file(vm);
+		if (ret == -EACCES || ret == -EPERM) {
+			mvc_err(-ret, "run as root", "the file of VM %llu (%s)", vm->id, vm->name);
+			return ret;
+		}
 		if (ret) {
 			mvc_err(ENOENT, "no memvirtfs mount holds it here: give the path of its file",
 				"the file of VM %llu (%s)", vm->id, vm->name);

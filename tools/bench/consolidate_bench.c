@@ -7,7 +7,7 @@
  * emulated balloon, host swap under a memory cgroup, without and with
  * zswap), in one run, side by side.
  *
- * Sizes: the host memory for guests is M MiB (-m, default 128); at a
+ * Sizes: the host memory for guests is M MiB (-m, default 256); at a
  * ratio of R (1.5 and 2) the four guests have R x M / 4 MiB each (rounded
  * down to 2 MiB). Three configurations per ratio, one after the other, each
  * with four fresh one-vCPU test VMs (selftests/lib), one child process per
@@ -52,7 +52,7 @@
  *
  * The run: the four guests start together (t = 0): each fills its RAM (the
  * host writes free, zero, idle and hot's first content; the guest writes
- * os), then makes K passes (-k, default 6); a pass is VMM_PROG_MIX_CHURN
+ * os), then makes K passes (-k, default 16); a pass is VMM_PROG_MIX_CHURN
  * over the hot set in batches of C pages (-c, default 256), each batch
  * checking every word the previous pass wrote and writing the next, then
  * VMM_PROG_VERIFY over the hot part of os. At the end one pass over the
@@ -121,10 +121,10 @@
 #define PAGE		VMM_PAGE_SIZE
 #define NR_GUESTS	4
 #define NR_RATIOS	2
-#define DEFAULT_M	128
-#define DEFAULT_K	6
+#define DEFAULT_M	256
+#define DEFAULT_K	16
 #define DEFAULT_C	256
-#define DEFAULT_TIMEOUT	400
+#define DEFAULT_TIMEOUT	600
 #define DEFAULT_DIR	"/mnt/swap"
 #define RUN_TIMEOUT	180		/* seconds per vCPU run */
 #define MAX_TL		512		/* balloon target changes recorded per guest */
@@ -133,6 +133,7 @@
 #define SEED_OS		0x05105105ULL
 #define SEED_FREE	0xf4eef4eeULL
 #define SEED_IDLE	0x1d1e1d1eULL
+#define OS_KEY		0xff		/* the os region's content key: every guest's */
 #define PASS_STRIDE	4096		/* guest i's passes from i * PASS_STRIDE + 1 */
 #define CGROUP		CGROUP_ROOT "/consolidate_bench"
 #define MEMVIRT_SYS	"/sys/kernel/memvirt"
@@ -185,6 +186,8 @@ struct gres {
 	u32 inflated;		/* pages the balloon holds now */
 	u32 zero_pages;		/* memvirt: ZERO gfns outside the free region now */
 	u32 filled_upto;	/* regions below this one are filled */
+	u64 out_sum[NR_REGIONS];	/* pages out of memory per region, summed over queries */
+	u64 nq;			/* queries */
 	u32 max_inflated;
 	u32 balloon_ok;		/* the free region is filled: the balloon may take it */
 	u32 ntl;
@@ -341,27 +344,52 @@ static u32 replay_target(const struct gres *r, u32 t)
 }
 
 /*
- * memvirt: the gfns of the filled regions (os, zero, idle, hot) in the ZERO
- * state: freed as pages of zeroes (never-touched gfns are ABSENT, ballooned
- * ones BALLOONED or in the free region).
+ * Where the pages of the filled regions are. memvirt (QUERY_RANGE): ZERO
+ * gfns outside the free region (freed as pages of zeroes; never-touched
+ * gfns are ABSENT), and per region the COMPRESSED and SWAPPED ones; stock
+ * (mincore): per region the pages not resident (swapped or in zswap),
+ * ballooned ones left out.
  */
-static void count_zero(struct guest *g)
+static void query(struct guest *g)
 {
 	struct bench *b = g->b;
-	u32 upto = __atomic_load_n(&g->r->filled_upto, __ATOMIC_ACQUIRE), n = 0;
-	u64 first = b->start[R_OS], end, i;
+	struct gres *r = g->r;
+	u32 upto = __atomic_load_n(&r->filled_upto, __ATOMIC_ACQUIRE), zero = 0;
+	u64 end, i, out[NR_REGIONS] = { 0 };
 	static u8 *st;
+	int rg = R_FREE;
+	u8 v;
 
-	if (upto <= R_OS)
+	if (upto == R_FREE)
 		return;
 	end = upto >= NR_REGIONS ? b->g_pages : b->start[upto];
 	if (!st)
 		st = malloc(b->g_pages);
-	if (!st || memvirt_query_range(g->fd, first, end - first, st))
+	if (!st)
 		return;
-	for (i = 0; i < end - first; i++)
-		n += (st[i] & MEMVIRT_GFN_STATE_MASK) == MEMVIRT_GFN_ZERO;
-	g->r->zero_pages = n;
+	if (g->c == CFG_MEMVIRT ?
+	    memvirt_query_range(g->fd, b->start[R_FREE], end - b->start[R_FREE], st) :
+	    mincore(vm_hva(g->vm, gpa_of(b, R_FREE)), (end - b->start[R_FREE]) * PAGE, st))
+		return;
+	for (i = b->start[R_FREE]; i < end; i++) {
+		while (rg + 1 < NR_REGIONS && i >= b->start[rg + 1])
+			rg++;
+		v = st[i - b->start[R_FREE]];
+		if (g->c != CFG_MEMVIRT) {
+			if (!(v & 1) && (rg != R_FREE || i - b->start[R_FREE] >= r->inflated))
+				out[rg]++;
+			continue;
+		}
+		v &= MEMVIRT_GFN_STATE_MASK;
+		if (v == MEMVIRT_GFN_ZERO && rg != R_FREE)
+			zero++;
+		if (v == MEMVIRT_GFN_COMPRESSED || v == MEMVIRT_GFN_SWAPPED)
+			out[rg]++;
+	}
+	r->zero_pages = zero;
+	for (rg = 0; rg < NR_REGIONS; rg++)
+		r->out_sum[rg] += out[rg];
+	r->nq++;
 }
 
 /*
@@ -377,8 +405,8 @@ static void *balloon_fn(void *arg)
 	int err;
 
 	while (!g->stop) {
-		if (g->c == CFG_MEMVIRT && vmm_now_ns() >= next_q) {
-			count_zero(g);
+		if (vmm_now_ns() >= next_q) {
+			query(g);
 			next_q = vmm_now_ns() + SAMPLE_MS * 1000000ULL / 2;
 		}
 		if (g->c == CFG_MEMVIRT) {
@@ -466,9 +494,8 @@ static void fill(struct guest *g)
 	for (i = 0; i < b->npages[R_FREE]; i++)
 		gen_page(vm_hva(g->vm, gpa_of(b, R_FREE) + i * PAGE), g->idx, SEED_FREE, i);
 	__atomic_store_n(&g->r->balloon_ok, 1, __ATOMIC_RELEASE);
-	if (run_prog(g, VMM_PROG_FILL, gpa_of(b, R_OS), gpa_of(b, R_ZERO), SEED_OS, "writing os",
-		     false))
-		return;
+	for (i = 0; i < b->npages[R_OS]; i++)
+		gen_page(vm_hva(g->vm, gpa_of(b, R_OS) + i * PAGE), OS_KEY, SEED_OS, i);
 	filled(g, R_OS);
 	for (i = 0; i < b->npages[R_ZERO]; i++)
 		memset(vm_hva(g->vm, gpa_of(b, R_ZERO) + i * PAGE), 0, PAGE);
@@ -505,13 +532,13 @@ static void work(struct guest *g)
 				r->batch_ms[r->nbatch++] = (vmm_now_ns() - t0) / 1e6;
 		}
 		snprintf(what, sizeof(what), "os hot read, pass %llu", k);
-		if (run_prog(g, VMM_PROG_VERIFY, gpa_of(b, R_OS),
-			     gpa_of(b, R_OS) + b->os_hot * PAGE, SEED_OS, what, false))
+		if (run_prog(g, VMM_PROG_READ_ZERO, gpa_of(b, R_OS),
+			     gpa_of(b, R_OS) + b->os_hot * PAGE, 0, what, true))
 			return;
 	}
 	/* the pass over the rest */
-	if (run_prog(g, VMM_PROG_VERIFY, gpa_of(b, R_OS), gpa_of(b, R_ZERO), SEED_OS, "os read",
-		     false))
+	if (run_prog(g, VMM_PROG_READ_ZERO, gpa_of(b, R_OS), gpa_of(b, R_ZERO), 0, "os read",
+		     true))
 		return;
 	if (run_prog(g, VMM_PROG_READ_ZERO, gpa_of(b, R_ZERO), gpa_of(b, R_IDLE), 0, "zero read",
 		     false))
@@ -519,24 +546,33 @@ static void work(struct guest *g)
 	run_prog(g, VMM_PROG_READ_ZERO, gpa_of(b, R_IDLE), gpa_of(b, R_HOT), 0, "idle read", true);
 }
 
-/* The host compares idle with its content. */
-static void verify_idle(struct guest *g)
+/* The host compares os and idle with their content: pages that differ. */
+static u64 verify_region(struct guest *g, enum region rg, int key, u64 seed)
 {
 	static u8 want[PAGE];
 	struct bench *b = g->b;
 	struct gres *r = g->r;
-	u64 i;
+	u64 i, bad = 0;
+
+	for (i = 0; i < b->npages[rg]; i++) {
+		gen_page(want, key, seed, i);
+		if (memcmp(vm_hva(g->vm, gpa_of(b, rg) + i * PAGE), want, PAGE) && !bad++)
+			r->first_bad = b->start[rg] + i;
+	}
+	return bad;
+}
+
+static void verify_data(struct guest *g)
+{
+	struct gres *r = g->r;
 
 	r->first_bad = ~0ULL;
-	for (i = 0; i < b->npages[R_IDLE]; i++) {
-		gen_page(want, g->idx, SEED_IDLE, i);
-		if (memcmp(vm_hva(g->vm, gpa_of(b, R_IDLE) + i * PAGE), want, PAGE) &&
-		    !r->bad_pages++)
-			r->first_bad = i;
-	}
+	r->bad_pages = verify_region(g, R_OS, OS_KEY, SEED_OS);
+	if (!r->bad_pages)
+		r->bad_pages = verify_region(g, R_IDLE, g->idx, SEED_IDLE);
 	if (r->bad_pages)
-		fail(r, "%llu of %llu idle pages read back wrong, the first at gfn 0x%llx",
-		     r->bad_pages, b->npages[R_IDLE], b->start[R_IDLE] + r->first_bad);
+		fail(r, "%llu pages of os or idle read back wrong, the first at gfn 0x%llx",
+		     r->bad_pages, r->first_bad);
 }
 
 static int set_domain(int fd)
@@ -641,7 +677,7 @@ static void child_main(struct guest *g)
 	__atomic_store_n(&r->done, 1, __ATOMIC_RELEASE);
 	if (!wait_phase(PH_VERIFY))
 		return;
-	verify_idle(g);
+	verify_data(g);
 	__atomic_store_n(&r->verified, 1, __ATOMIC_RELEASE);
 }
 
@@ -974,6 +1010,27 @@ static void batch_stats(struct bench *b, struct result *res)
 
 static void print_counters(const struct bench *b, enum cfg c);
 
+static const char *const region_names[NR_REGIONS] = { "free", "os", "zero", "idle", "hot" };
+
+/* Where reclaim took its pages from: per region, mean MiB out of memory. */
+static void print_regions(const struct bench *b, int ri, enum cfg c)
+{
+	double mib[NR_REGIONS] = { 0 };
+	int i, rg;
+
+	for (i = 0; i < NR_GUESTS; i++)
+		for (rg = 0; rg < NR_REGIONS; rg++)
+			if (b->sh->g[i].nq)
+				mib[rg] += (double)b->sh->g[i].out_sum[rg] / b->sh->g[i].nq *
+					   PAGE / MIB;
+	printf("# %s %s pages out of memory (%s), mean MiB over the run, all guests:", cfg_names[c],
+	       ratio_labels[ri], c == CFG_MEMVIRT ? "compressed or swapped" :
+	       "swapped or in zswap, ballooned pages left out");
+	for (rg = 0; rg < NR_REGIONS; rg++)
+		printf(" %s %.1f", region_names[rg], mib[rg]);
+	printf("\n");
+}
+
 /* A "#" line every 5 s: the state and what each mechanism saves now. */
 static void print_sample(const struct bench *b, int ri, enum cfg c, const double *v)
 {
@@ -1068,6 +1125,7 @@ static int run_phases(struct bench *b, int ri, enum cfg c, struct result *res)
 				    sum[m] / res->nsamples * PAGE / MIB : -1;
 	batch_stats(b, res);
 	print_counters(b, c);
+	print_regions(b, ri, c);
 	__atomic_store_n(&b->sh->phase, PH_VERIFY, __ATOMIC_RELEASE);
 	err = wait_all(b, res, offsetof(struct gres, verified), deadline + 120 * NSEC, "verify");
 out:

@@ -38,9 +38,9 @@
  *               lib/bench.c's mix): it tells the balloon it may take it;
  *               never read again, not verified;
  *   os    30 %  the OS image: the same bytes at the same guest-physical
- *               pages in every guest (vmm_pattern() with one seed), written
- *               by the guest (VMM_PROG_FILL); its first third is "hot"
- *               (kernel text, libraries): read every pass;
+ *               pages in every guest (lib/bench.c's mix, one key for all
+ *               guests); its first third is "hot" (kernel text,
+ *               libraries): read every pass;
  *   zero  10 %  pages the guest zeroed;
  *   idle  20 %  data the guest holds but does not use (the mix of
  *               lib/bench.c: sparse, text, records, random; 2.1x with
@@ -50,17 +50,19 @@
  *               quarter compressible, half incompressible), guest i
  *               numbering its passes from i * 4096 + 1.
  *
- * The run: the four guests start together (t = 0): each fills its RAM (the
- * host writes free, zero, idle and hot's first content; the guest writes
- * os), then makes K passes (-k, default 16); a pass is VMM_PROG_MIX_CHURN
- * over the hot set in batches of C pages (-c, default 256), each batch
- * checking every word the previous pass wrote and writing the next, then
- * VMM_PROG_VERIFY over the hot part of os. At the end one pass over the
- * rest: VERIFY over all of os, VMM_PROG_READ_ZERO over zero (must be all
- * zero) and idle (read every word). The completion time is from t = 0 to
- * the last guest's end of that pass. Then (untimed) the host compares
- * every byte of idle with its content. Any mismatch, guest failure or
- * timeout fails the bench (exit 1, no "bench:" line).
+ * The run: the four guests start together (t = 0): each fills its RAM
+ * through the host mapping (free, os, zero, idle, and hot's first content,
+ * in that order; the balloon may take free pages once free is written),
+ * then makes K passes (-k, default 16); a pass is VMM_PROG_MIX_CHURN over
+ * the hot set in batches of C pages (-c, default 256), each batch checking
+ * every word the previous pass wrote and writing the next, then
+ * VMM_PROG_READ_ZERO over the hot part of os (reads every word). At the
+ * end one pass over the rest: READ_ZERO over all of os, zero (must be all
+ * zero) and idle. The completion time is from t = 0 to the last guest's
+ * end of that pass. Then (untimed) the host compares every byte of os and
+ * idle with their content. Any mismatch, guest failure or timeout fails
+ * the bench (exit 1, no "bench:" line). "#" lines also say, per run, from
+ * which regions reclaim took pages (mean MiB out of memory).
  *
  * Figures per configuration and ratio:
  *   completion s   as above; fill s: the slowest guest's fill;

@@ -44,6 +44,19 @@
  * batch took so long that the thread would use more than cpu_percent of a
  * CPU. It is freezable (suspend waits for it between batches) and stops
  * at module unload. It only runs while run is 1.
+ *
+ * It works harder while that pays: when memory is short (the policy state
+ * is not high) and the batch before was productive (it freed, by merging
+ * or as zeroes, at least 1/MEMVIRT_DEDUP_BOOST_YIELD of the pages it
+ * hashed), the next batch is boosted: MEMVIRT_DEDUP_BOOST_BATCH times
+ * pages_to_scan gfns, then only the sleep that boost_cpu_percent requires
+ * (sleep_millisecs does not apply). A batch that frees less, or none,
+ * drops it back to the knobs at once, so once everything that can be
+ * shared is, the scanner costs what the knobs say; a normal batch that
+ * frees pages again (new guest pages) boosts the next. Sharing a page
+ * costs a hash and a compare; the policy's alternative, compressing or
+ * swapping it and faulting it back, costs far more, so at 1/64 a boosted
+ * batch spends at most 64 hashes per page it saves that work for.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -626,11 +639,10 @@ int memvirt_dedup_set_domain(struct memvirt_vm *vm, u64 domain)
 /*
  * One batch: passes over the VMs from the cursor on, until @budget gfns
  * were visited or every VM was: then the round is complete and the cursor
- * goes back to the first VM.
+ * goes back to the first VM. What the passes did is added to @res.
  */
-static void memvirt_dedup_batch(u64 budget)
+static void memvirt_dedup_batch(u64 budget, struct memvirt_share_res *res)
 {
-	struct memvirt_share_res res = {};
 	struct memvirt_vm *vm;
 	u64 gfn, end;
 
@@ -650,7 +662,7 @@ static void memvirt_dedup_batch(u64 budget)
 		if (memvirt_vm_begin_work(vm)) {
 			end = memvirt_vm_pages(vm);
 			while (gfn < end && budget && !kthread_should_stop()) {
-				gfn = memvirt_dedup_chunk(vm, gfn, end, &budget, &res);
+				gfn = memvirt_dedup_chunk(vm, gfn, end, &budget, res);
 				cond_resched();
 			}
 			memvirt_vm_end_work(vm);
@@ -661,14 +673,40 @@ static void memvirt_dedup_batch(u64 budget)
 	}
 }
 
-/* Jiffies to sleep after a batch that took @ns: the knob, or the CPU cap. */
-static unsigned long memvirt_dedup_sleep(u64 ns)
+/*
+ * Jiffies to sleep after a batch that took @ns: the knob, or the CPU cap;
+ * after a @boosted batch, the boost's CPU cap alone.
+ */
+static unsigned long memvirt_dedup_sleep(u64 ns, bool boosted)
 {
 	unsigned int cpu = clamp(READ_ONCE(memvirt_dedup_knobs.cpu_percent), 1U, 100U);
 	u64 ms = READ_ONCE(memvirt_dedup_knobs.sleep_millisecs);
 
+	if (boosted) {
+		cpu = clamp(READ_ONCE(memvirt_dedup_knobs.boost_cpu_percent), cpu, 100U);
+		ms = 0;
+	}
 	ms = max(ms, div_u64(ns * (100 - cpu), cpu * NSEC_PER_MSEC));
 	return msecs_to_jiffies(ms);
+}
+
+/* Did a batch free at least 1/MEMVIRT_DEDUP_BOOST_YIELD of what it hashed? */
+static bool memvirt_dedup_is_productive(const struct memvirt_share_res *res)
+{
+	u64 freed = res->merged + res->zeroed;
+
+	return freed && freed * MEMVIRT_DEDUP_BOOST_YIELD >= res->scanned;
+}
+
+/*
+ * Should the next batch be boosted, after a batch that did @res? Only if
+ * the boost is on, memory is short, and that batch was productive.
+ */
+static bool memvirt_dedup_should_boost(const struct memvirt_share_res *res)
+{
+	return READ_ONCE(memvirt_dedup_knobs.boost_cpu_percent) &&
+	       memvirt_policy_state() != MEMVIRT_STATE_HIGH &&
+	       memvirt_dedup_is_productive(res);
 }
 
 static bool memvirt_dedup_should_wake(void)
@@ -678,19 +716,31 @@ static bool memvirt_dedup_should_wake(void)
 
 static int memvirt_dedup_fn(void *unused)
 {
+	struct memvirt_share_res res = {};
 	unsigned long sleep;
-	u64 t0;
+	bool boost;
+	u64 t0, pages;
 
 	set_freezable();
 	while (!kthread_should_stop()) {
 		WRITE_ONCE(memvirt_dedup_kicked, false);
 		if (!READ_ONCE(memvirt_dedup_knobs.run)) {
+			memset(&res, 0, sizeof(res));
 			wait_event_freezable(memvirt_dedup_wait, memvirt_dedup_should_wake());
 			continue;
 		}
+		/* @res: what the batch before did. */
+		boost = memvirt_dedup_should_boost(&res);
+		pages = READ_ONCE(memvirt_dedup_knobs.pages_to_scan);
+		if (boost) {
+			pages = min_t(u64, pages * MEMVIRT_DEDUP_BOOST_BATCH,
+				      MEMVIRT_DEDUP_PAGES_TO_SCAN_MAX);
+			atomic_long_inc(&memvirt_dedup_stats.boosted_batches);
+		}
+		memset(&res, 0, sizeof(res));
 		t0 = ktime_get_ns();
-		memvirt_dedup_batch(READ_ONCE(memvirt_dedup_knobs.pages_to_scan));
-		sleep = memvirt_dedup_sleep(ktime_get_ns() - t0);
+		memvirt_dedup_batch(pages, &res);
+		sleep = memvirt_dedup_sleep(ktime_get_ns() - t0, boost);
 		if (sleep) {
 			wait_event_freezable_timeout(memvirt_dedup_wait,
 						     memvirt_dedup_should_wake(), sleep);

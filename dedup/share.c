@@ -46,17 +46,19 @@
  * at module unload. It only runs while run is 1.
  *
  * It works harder while that pays: when memory is short (the policy state
- * is not high) and the batch before was productive (it freed, by merging
- * or as zeroes, at least 1/MEMVIRT_DEDUP_BOOST_YIELD of the pages it
- * hashed), the next batch is boosted: MEMVIRT_DEDUP_BOOST_BATCH times
- * pages_to_scan gfns, then only the sleep that boost_cpu_percent requires
- * (sleep_millisecs does not apply). A batch that frees less, or none,
- * drops it back to the knobs at once, so once everything that can be
- * shared is, the scanner costs what the knobs say; a normal batch that
- * frees pages again (new guest pages) boosts the next. Sharing a page
- * costs a hash and a compare; the policy's alternative, compressing or
- * swapping it and faulting it back, costs far more, so at 1/64 a boosted
- * batch spends at most 64 hashes per page it saves that work for.
+ * is not high) and the current round so far is productive (its batches
+ * freed, by merging or as zeroes, at least 1/MEMVIRT_DEDUP_BOOST_YIELD of
+ * the pages they hashed), the next batch is boosted:
+ * MEMVIRT_DEDUP_BOOST_BATCH times pages_to_scan gfns, then only the sleep
+ * that boost_cpu_percent requires (sleep_millisecs does not apply). The
+ * window is the round, not the batch, because sharable pages come in
+ * stretches: the first copy of an image only seeds hints, and a VM's
+ * private data lies between its copy and the next VM's. The window
+ * restarts with each round, so a round that finds nothing drops the boost
+ * after its first batch; within a round, at 1/64 a boosted stretch
+ * spends at most 64 hashes per page it freed. Sharing a page costs a
+ * hash and a compare; the policy's alternative, compressing or swapping
+ * it and faulting it back, costs far more.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -640,8 +642,10 @@ int memvirt_dedup_set_domain(struct memvirt_vm *vm, u64 domain)
  * One batch: passes over the VMs from the cursor on, until @budget gfns
  * were visited or every VM was: then the round is complete and the cursor
  * goes back to the first VM. What the passes did is added to @res.
+ *
+ * Return: true if the batch completed the round.
  */
-static void memvirt_dedup_batch(u64 budget, struct memvirt_share_res *res)
+static bool memvirt_dedup_batch(u64 budget, struct memvirt_share_res *res)
 {
 	struct memvirt_vm *vm;
 	u64 gfn, end;
@@ -653,7 +657,7 @@ static void memvirt_dedup_batch(u64 budget, struct memvirt_share_res *res)
 				atomic_long_inc(&memvirt_dedup_stats.full_scans);
 			memvirt_dedup_cursor.vm_id = 0;
 			memvirt_dedup_cursor.gfn = 0;
-			break;
+			return true;
 		}
 		if (vm->id != memvirt_dedup_cursor.vm_id)
 			memvirt_dedup_cursor.gfn = 0;
@@ -671,6 +675,7 @@ static void memvirt_dedup_batch(u64 budget, struct memvirt_share_res *res)
 		memvirt_dedup_cursor.gfn = gfn < end ? gfn : 0;
 		memvirt_vm_put(vm);
 	}
+	return false;
 }
 
 /*
@@ -690,7 +695,7 @@ static unsigned long memvirt_dedup_sleep(u64 ns, bool boosted)
 	return msecs_to_jiffies(ms);
 }
 
-/* Did a batch free at least 1/MEMVIRT_DEDUP_BOOST_YIELD of what it hashed? */
+/* Did passes free at least 1/MEMVIRT_DEDUP_BOOST_YIELD of what they hashed? */
 static bool memvirt_dedup_is_productive(const struct memvirt_share_res *res)
 {
 	u64 freed = res->merged + res->zeroed;
@@ -699,8 +704,8 @@ static bool memvirt_dedup_is_productive(const struct memvirt_share_res *res)
 }
 
 /*
- * Should the next batch be boosted, after a batch that did @res? Only if
- * the boost is on, memory is short, and that batch was productive.
+ * Should the next batch be boosted, when the round so far did @res? Only
+ * if the boost is on, memory is short, and the round is productive.
  */
 static bool memvirt_dedup_should_boost(const struct memvirt_share_res *res)
 {
@@ -716,7 +721,7 @@ static bool memvirt_dedup_should_wake(void)
 
 static int memvirt_dedup_fn(void *unused)
 {
-	struct memvirt_share_res res = {};
+	struct memvirt_share_res round = {}, res;
 	unsigned long sleep;
 	bool boost;
 	u64 t0, pages;
@@ -725,12 +730,11 @@ static int memvirt_dedup_fn(void *unused)
 	while (!kthread_should_stop()) {
 		WRITE_ONCE(memvirt_dedup_kicked, false);
 		if (!READ_ONCE(memvirt_dedup_knobs.run)) {
-			memset(&res, 0, sizeof(res));
+			memset(&round, 0, sizeof(round));
 			wait_event_freezable(memvirt_dedup_wait, memvirt_dedup_should_wake());
 			continue;
 		}
-		/* @res: what the batch before did. */
-		boost = memvirt_dedup_should_boost(&res);
+		boost = memvirt_dedup_should_boost(&round);
 		pages = READ_ONCE(memvirt_dedup_knobs.pages_to_scan);
 		if (boost) {
 			pages = min_t(u64, pages * MEMVIRT_DEDUP_BOOST_BATCH,
@@ -739,7 +743,14 @@ static int memvirt_dedup_fn(void *unused)
 		}
 		memset(&res, 0, sizeof(res));
 		t0 = ktime_get_ns();
-		memvirt_dedup_batch(pages, &res);
+		if (memvirt_dedup_batch(pages, &res)) {
+			/* A new round: a new window. */
+			memset(&round, 0, sizeof(round));
+		} else {
+			round.scanned += res.scanned;
+			round.merged += res.merged;
+			round.zeroed += res.zeroed;
+		}
 		sleep = memvirt_dedup_sleep(ktime_get_ns() - t0, boost);
 		if (sleep) {
 			wait_event_freezable_timeout(memvirt_dedup_wait,

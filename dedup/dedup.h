@@ -186,7 +186,7 @@ struct memvirt_dedup_knobs {
 #define MEMVIRT_DEDUP_SLEEP_DEFAULT		20
 #define MEMVIRT_DEDUP_SLEEP_MAX			60000
 #define MEMVIRT_DEDUP_CPU_DEFAULT		10
-#define MEMVIRT_DEDUP_BOOST_CPU_DEFAULT		50
+#define MEMVIRT_DEDUP_BOOST_CPU_DEFAULT		100
 /* A boosted batch visits this many times pages_to_scan gfns. */
 #define MEMVIRT_DEDUP_BOOST_BATCH		8
 /* A batch is productive if it freed at least 1/this of the pages it hashed. */

@@ -84,6 +84,7 @@ struct memvirt_dedup_knobs memvirt_dedup_knobs = {
 	.pages_to_scan = MEMVIRT_DEDUP_PAGES_TO_SCAN_DEFAULT,
 	.sleep_millisecs = MEMVIRT_DEDUP_SLEEP_DEFAULT,
 	.cpu_percent = MEMVIRT_DEDUP_CPU_DEFAULT,
+	.boost_cpu_percent = MEMVIRT_DEDUP_BOOST_CPU_DEFAULT,
 };
 
 static struct memvirt_dedup_table memvirt_dedup_table;

@@ -1203,7 +1203,7 @@ TEST_F(dd, knobs_defaults_ranges_and_modes)
 		  { "60001", "-1", "1.5", "" } },
 		{ "cpu_percent", "10", { "1", "100" },
 		  { "0", "101", "-1", "abc" } },
-		{ "boost_cpu_percent", "50", { "100", "0" },
+		{ "boost_cpu_percent", "100", { "0", "100" },
 		  { "101", "-1", "abc", "" } },
 	};
 	static const char *const counters[] = {

@@ -80,14 +80,37 @@ knobs_restore() {
 	echo "vmtest: could not restore the knobs before $_prog" >/dev/kmsg
 }
 
+# leftovers_clean: a program killed at its deadline (or by its harness's
+# per-test timeout) leaves its memvirtfs mounts and files behind, and so
+# its VMs, which the next programs would find ("1 VMs exist before the
+# test"). Each program mounts what it needs: unmount every memvirtfs
+# (lazily: a dead program's mappings may still be going) and wait up to
+# 10 s for the VMs to go.
+leftovers_clean() {
+	_vms=$(cat /sys/kernel/memvirt/nr_vms 2>/dev/null)
+	for _d in $(awk '$3 == "memvirtfs" { print $2 }' /proc/mounts); do
+		[ "${_vms:-0}" = 0 ] ||
+			echo "vmtest: before $_prog: $_vms VMs left (by $_prev): unmounting memvirtfs at $_d" >/dev/kmsg
+		umount -l "$_d"
+	done
+	_i=0
+	while [ "$(cat /sys/kernel/memvirt/nr_vms 2>/dev/null)" != 0 ] && [ $_i -lt 100 ]; do
+		usleep 100000
+		_i=$((_i + 1))
+	done
+	[ $_i -lt 100 ] || echo "vmtest: before $_prog: $(cat /sys/kernel/memvirt/nr_vms) VMs are still alive" >/dev/kmsg
+}
+
 # kselftest PROGRAM [TIMEOUT]: the guest kills it after TIMEOUT seconds; the
-# host gives it 10 more to report that. The memvirt knobs are as they were
-# before the first program (module defaults) when each program starts.
+# host gives it 10 more to report that. Each program starts with no
+# memvirtfs mounted and no VM, and the memvirt knobs as they were before
+# the first program (module defaults).
 kselftest() {
 	announce "kselftest:$1" $((${2:-240} + 10))
 	_prev=${_prog:-the plan} _prog=$1
 	if [ -d /sys/kernel/memvirt ]; then
 		[ -f /tmp/knobs.saved ] || knobs_dump >/tmp/knobs.saved
+		leftovers_clean
 		knobs_restore
 	fi
 	section "kselftest:$1" "${2:-240}" "/tests/$1"

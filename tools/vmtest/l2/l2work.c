@@ -8,8 +8,9 @@
  *
  *   SEQ fill MB SEED KIND   map MB MiB of anonymous memory and fill every
  *                           page with a pattern of (SEED, page); KIND is
- *                           "rand" (incompressible) or "text" (compresses
- *                           well); replaces the previous data
+ *                           "rand" (incompressible), "text" (compresses
+ *                           well) or "mix" (even pages text, odd ones
+ *                           rand); replaces the previous data
  *   SEQ rewrite SEED        rewrite the data in place with another seed
  *   SEQ verify              check every page of the data against the pattern
  *   SEQ free                unmap the data (the guest's free memory grows)
@@ -36,7 +37,7 @@
 static uint64_t *data, *scratch;
 static size_t data_pages, scratch_pages;
 static uint64_t seed;
-static int text_kind;
+static int kind;	/* 0 rand, 1 text, 2 mix */
 static unsigned long verifies;
 
 static uint64_t mix(uint64_t x)
@@ -50,7 +51,7 @@ static uint64_t mix(uint64_t x)
 /* The expected word w of page p. */
 static uint64_t word(uint64_t s, size_t p, size_t w)
 {
-	if (text_kind)	/* a page of a few distinct words: LZ4 loves it */
+	if (kind == 1 || (kind == 2 && !(p & 1)))	/* a few distinct words: LZ4 loves it */
 		return (s << 40) ^ ((uint64_t)p << 8) ^ (w & 7);
 	return mix((s << 32) ^ ((uint64_t)p * WORDS + w));
 }
@@ -85,7 +86,7 @@ static uint64_t fill(uint64_t s)
 	return sum;
 }
 
-static void cmd_fill(const char *seq, unsigned long mb, uint64_t s, const char *kind)
+static void cmd_fill(const char *seq, unsigned long mb, uint64_t s, const char *k)
 {
 	double t = now();
 	uint64_t sum;
@@ -93,7 +94,7 @@ static void cmd_fill(const char *seq, unsigned long mb, uint64_t s, const char *
 	if (data)
 		munmap(data, data_pages * PAGE);
 	data_pages = mb * 256;
-	text_kind = !strcmp(kind, "text");
+	kind = !strcmp(k, "text") ? 1 : !strcmp(k, "mix") ? 2 : 0;
 	data = map(data_pages);
 	if (!data) {
 		data_pages = 0;
@@ -103,7 +104,7 @@ static void cmd_fill(const char *seq, unsigned long mb, uint64_t s, const char *
 	seed = s;
 	sum = fill(s);
 	printf("l2: %s fill ok mb=%lu seed=%llu kind=%s sum=%016llx secs=%.1f\n", seq, mb,
-	       (unsigned long long)s, kind, (unsigned long long)sum, now() - t);
+	       (unsigned long long)s, k, (unsigned long long)sum, now() - t);
 }
 
 static void cmd_rewrite(const char *seq, uint64_t s)
@@ -205,14 +206,14 @@ int main(void)
 		if (n < 2)
 			continue;
 		if (!strcmp(cmd, "fill")) {
-			char kind[32] = "rand";
+			char k[32] = "rand";
 			unsigned long long s = 1;
 
-			if (sscanf(line, "%*s %*s %llu %llu %31s", &a1, &s, kind) < 2) {
-				printf("l2: %s fill FAILED usage: fill MB SEED [rand|text]\n", seq);
+			if (sscanf(line, "%*s %*s %llu %llu %31s", &a1, &s, k) < 2) {
+				printf("l2: %s fill FAILED usage: fill MB SEED [rand|text|mix]\n", seq);
 				continue;
 			}
-			cmd_fill(seq, a1, s, kind);
+			cmd_fill(seq, a1, s, k);
 		} else if (!strcmp(cmd, "rewrite")) {
 			cmd_rewrite(seq, a1);
 		} else if (!strcmp(cmd, "verify")) {

@@ -8,10 +8,30 @@
 VMTEST := tools/vmtest
 KERNEL ?= distro-6.1
 
-.PHONY: all module check check-kernel selftest manifest vm-shell run bench clean help \
-	dkms-install dkms-remove
+.PHONY: all module memvirtctl install uninstall check check-kernel selftest manifest vm-shell \
+	run bench clean help dkms-install dkms-remove
 
-all: module
+all: module memvirtctl
+
+# The operator's tool (tools/memvirtctl), static, in build/memvirtctl/.
+memvirtctl:
+	@$(MAKE) -s -C tools/memvirtctl OUT=$(CURDIR)/build/memvirtctl STATIC=1
+
+# make install [DESTDIR=...] [PREFIX=/usr/local]: memvirtctl into
+# $(PREFIX)/sbin and its man page into $(PREFIX)/share/man/man8; make
+# uninstall removes them. Only the tool: the module is installed with
+# `make dkms-install` (it needs root and the host's kernel headers).
+PREFIX ?= /usr/local
+SBINDIR := $(DESTDIR)$(PREFIX)/sbin
+MAN8DIR := $(DESTDIR)$(PREFIX)/share/man/man8
+
+install: memvirtctl
+	install -d $(SBINDIR) $(MAN8DIR)
+	install -m 0755 build/memvirtctl/memvirtctl $(SBINDIR)/memvirtctl
+	install -m 0644 tools/memvirtctl/memvirtctl.8 $(MAN8DIR)/memvirtctl.8
+
+uninstall:
+	rm -f $(SBINDIR)/memvirtctl $(MAN8DIR)/memvirtctl.8
 
 # memvirt.ko against a kernel's headers (W=1, sparse), in build/$(KERNEL).
 module:

@@ -238,6 +238,7 @@ static vm_fault_t memvirt_fault(struct vm_fault *vmf)
 	bool write = vmf->flags & FAULT_FLAG_WRITE;
 	enum memvirt_p2m_state old = MEMVIRT_P2M_ABSENT;
 	u64 gfn = vmf->pgoff;
+	u64 t0 = trace_fault_enabled() ? ktime_get_ns() : 0;
 	struct page *page;
 	vm_fault_t ret;
 	u64 *ptep;
@@ -278,7 +279,7 @@ out:
 	filemap_invalidate_unlock_shared(mapping);
 	if (ret & VM_FAULT_LOCKED)
 		atomic_long_inc(&vm->stats.faults);
-	trace_fault(vm->id, gfn, write, old, (__force u32)ret);
+	trace_fault(vm->id, gfn, write, old, (__force u32)ret, t0 ? ktime_get_ns() - t0 : 0);
 	return ret;
 }
 
@@ -289,6 +290,7 @@ static vm_fault_t memvirt_page_mkwrite(struct vm_fault *vmf)
 	struct address_space *mapping = vm->mapping;
 	struct page *page = vmf->page;
 	enum memvirt_p2m_state old = MEMVIRT_P2M_ABSENT;
+	u64 t0 = trace_fault_enabled() ? ktime_get_ns() : 0;
 	vm_fault_t ret = VM_FAULT_NOPAGE;
 	u64 gfn = vmf->pgoff;
 	u64 *ptep;
@@ -317,7 +319,7 @@ out:
 	sb_end_pagefault(mapping->host->i_sb);
 	if (ret == VM_FAULT_LOCKED)
 		atomic_long_inc(&vm->stats.mkwrite);
-	trace_fault(vm->id, gfn, true, old, (__force u32)ret);
+	trace_fault(vm->id, gfn, true, old, (__force u32)ret, t0 ? ktime_get_ns() - t0 : 0);
 	return ret;
 }
 

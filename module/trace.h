@@ -17,18 +17,22 @@
 
 /*
  * Every ->fault and ->page_mkwrite, whatever the outcome (@ret: the
- * vm_fault_t); @state is the gfn's state before.
+ * vm_fault_t); @state is the gfn's state before; @ns the handler's time,
+ * the policy's fault gate included: a swap-in's latency is the @ns of a
+ * fault with @state 6.
  */
 TRACE_EVENT(fault,
 
-	TP_PROTO(u64 vm_id, u64 gfn, bool write, unsigned int state, unsigned int ret),
-	TP_ARGS(vm_id, gfn, write, state, ret),
+	TP_PROTO(u64 vm_id, u64 gfn, bool write, unsigned int state, unsigned int ret,
+		 u64 ns),
+	TP_ARGS(vm_id, gfn, write, state, ret, ns),
 	TP_STRUCT__entry(
 		__field(u64, vm_id)
 		__field(u64, gfn)
 		__field(bool, write)
 		__field(unsigned int, state)
 		__field(unsigned int, ret)
+		__field(u64, ns)
 	),
 	TP_fast_assign(
 		__entry->vm_id = vm_id;
@@ -36,10 +40,11 @@ TRACE_EVENT(fault,
 		__entry->write = write;
 		__entry->state = state;
 		__entry->ret = ret;
+		__entry->ns = ns;
 	),
-	TP_printk("vm=%llu gfn=0x%llx write=%d state=%u ret=0x%x",
+	TP_printk("vm=%llu gfn=0x%llx write=%d state=%u ret=0x%x ns=%llu",
 		  __entry->vm_id, __entry->gfn, __entry->write, __entry->state,
-		  __entry->ret)
+		  __entry->ret, __entry->ns)
 );
 
 /* Pages given back by a punch, a shrink or the VM's teardown. */

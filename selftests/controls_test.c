@@ -1988,7 +1988,7 @@ static int trace_finish(struct __test_metadata *_metadata,
 TEST_F(ctl, trace_fault_event_has_documented_fields)
 {
 	static const char *const fields[] = {
-		" vm_id;", " gfn;", " write;", " state;", " ret;",
+		" vm_id;", " gfn;", " write;", " state;", " ret;", " ns;",
 	};
 	char path[PATH_MAX], buf[4096];
 	unsigned int i;

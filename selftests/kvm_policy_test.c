@@ -233,9 +233,15 @@ TEST_F_TIMEOUT(kp, reservation_never_reclaimed_under_pressure, 180)
 		ta = pl_vm(_metadata, a->id, "target");
 		ms = pl_now_ms() - t0;
 	} while (pl_charge(&sa) > ta && ms < 60000);
+	TH_LOG("a: charge %llu, target %llu after %llu ms (%s)",
+	       (unsigned long long)pl_charge(&sa), (unsigned long long)ta,
+	       (unsigned long long)ms, pl_state_name(pl_state()));
 	pl_sleep_ms(3000);
 	ret = driver_stop(&d);
 	watcher_stop(&w);
+	TH_LOG("b's driver stopped %llu ms after the cut, %llu passes",
+	       (unsigned long long)(pl_now_ms() - t0),
+	       (unsigned long long)d.passes);
 	ASSERT_EQ(0, ret);
 	stats(_metadata, a, &sa);
 	stats(_metadata, b, &sb);

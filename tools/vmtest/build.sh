@@ -12,8 +12,11 @@ set -eu -o pipefail
 # Kernel headers are not among them: kernels.sh extracts each distro
 # kernel's header packages into the cache (installing 6.12's would put its
 # image into /boot). e2fsprogs: mkfs.ext4 of the VMs' swap disk (vm.sh).
+# linux-perf: perf in the VMs that run perf_test (vm.sh). gnuplot-nox: the
+# plot of make run.
 PACKAGES="qemu-system-x86 busybox-static kmod cpio sparse flex bison bc
-libelf-dev libssl-dev xz-utils rsync gcc make dwarves dkms e2fsprogs"
+libelf-dev libssl-dev xz-utils rsync gcc make dwarves dkms e2fsprogs
+linux-perf gnuplot-nox"
 for s in $SERIES_ALL; do
 	PACKAGES="$PACKAGES linux-source-$s"
 done
@@ -80,6 +83,9 @@ selftests() {
 		KSFT_INC="$src/tools/testing/selftests" >&2 ||
 		die "selftests build failed"
 	make -s -j"$JOBS" -C "$MEMVIRT_TOP/tools/bench" OUT="$out" >&2 || die "bench build failed"
+	# The operator's tool: /tests/memvirtctl in the test VM, on PATH.
+	make -s -C "$MEMVIRT_TOP/tools/memvirtctl" OUT="$out" STATIC=1 >&2 ||
+		die "memvirtctl build failed"
 }
 
 # cp_files PATHSPEC...: tracked and untracked (not ignored) C files.
@@ -97,7 +103,7 @@ checkpatch() {
 	# Comparing LINUX_VERSION_CODE is what the compat header is for, and
 	# nothing else may (a .c file that does fails the next check).
 	cfiles=$(cp_files 'module/compat.h')
-	ufiles=$(cp_files 'selftests/*.[ch]' 'tools/bench/*.[ch]')
+	ufiles=$(cp_files 'selftests/*.[ch]' 'tools/bench/*.[ch]' 'tools/memvirtctl/*.[ch]')
 	[ -n "$kfiles" ] || die "no sources found for checkpatch"
 	# Kernel code: --strict. --no-tree: this is not a kernel tree.
 	# shellcheck disable=SC2086

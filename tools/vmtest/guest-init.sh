@@ -71,13 +71,13 @@ knobs_restore() {
 		cmp -s /tmp/knobs.saved /tmp/knobs.now && return 0
 		while read -r _f _v; do
 			grep -qx "$_f $_v" /tmp/knobs.now && continue
-			[ $_r -eq 0 ] && echo "vmtest: $_prog left $_f at $(cat "$_f"), restoring $_v" >/dev/kmsg
+			[ $_r -eq 0 ] && echo "vmtest: before $_prog: $_f is $(cat "$_f") (left by $_prev), restoring $_v" >/dev/kmsg
 			echo "$_v" >"$_f" 2>/dev/null
 		done </tmp/knobs.saved
 		_r=$((_r + 1))
 		sleep 1
 	done
-	echo "vmtest: could not restore the knobs after $_prog" >/dev/kmsg
+	echo "vmtest: could not restore the knobs before $_prog" >/dev/kmsg
 }
 
 # kselftest PROGRAM [TIMEOUT]: the guest kills it after TIMEOUT seconds; the
@@ -85,7 +85,7 @@ knobs_restore() {
 # before the first program (module defaults) when each program starts.
 kselftest() {
 	announce "kselftest:$1" $((${2:-240} + 10))
-	_prog=$1
+	_prev=${_prog:-the plan} _prog=$1
 	if [ -d /sys/kernel/memvirt ]; then
 		[ -f /tmp/knobs.saved ] || knobs_dump >/tmp/knobs.saved
 		knobs_restore

@@ -114,3 +114,21 @@ kdir() {
 	*) die "unknown kernel '$1'" ;;
 	esac
 }
+
+# copy_with_libs ROOT BINARY...: BINARY, and the shared libraries ldd lists
+# for it (the dynamic loader included), into the initramfs tree ROOT at the
+# same paths.
+copy_with_libs() {
+	local root=$1 b f
+	shift
+	for b in "$@"; do
+		[ -x "$b" ] || die "$b is missing (tools/vmtest/build.sh deps installs it)"
+		mkdir -p "$root$(dirname "$b")"
+		cp -L "$b" "$root$b"
+		for f in $(ldd "$b" | grep -o '/[^ ]*'); do
+			[ -e "$root$f" ] && continue
+			mkdir -p "$root$(dirname "$f")"
+			cp -L "$f" "$root$f"
+		done
+	done
+}

@@ -24,6 +24,10 @@ echo "$kernel" >"$root/kernel-kind"
 [ -d "$MEMVIRT_TOP/build/selftests" ] && cp -a "$MEMVIRT_TOP/build/selftests/." "$root/tests/"
 cp "$MEMVIRT_TOP/build/$kernel"/memvirt/*.ko "$root/memvirt/" 2>/dev/null || true
 cp "$MEMVIRT_TOP/build/$kernel"/canary/*.ko "$root/memvirt/" 2>/dev/null || true
+# Debian's perf (about 35 MiB with its libraries) only where it is used.
+if grep -q 'perf_test' "$plan"; then
+	copy_with_libs "$root" /usr/bin/perf
+fi
 
 case "$(kernel_flavour "$kernel")" in
 distro)

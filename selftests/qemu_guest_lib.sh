@@ -114,7 +114,9 @@ wait_for() {
 # qemu_start GUEST: start QEMU on $MNT/GUEST in the background. Stock
 # options only: the memory backend on the memvirtfs file (share=on), the
 # balloon, two serial ports (console to a file; commands from a FIFO), QMP
-# on a socket named after the file ($QMPDIR/GUEST.qmp). -cpu host,kvm=off:
+# on a socket named after the file ($QMPDIR/GUEST.qmp, the balloon agent's)
+# and a second one for the test's own queries (a QMP socket serves one
+# client at a time, and the agent stays connected). -cpu host,kvm=off:
 # without KVM's paravirtual clock and spinlocks (they deadlock the L2 guest
 # under nested TCG once its RAM is mapped with 4 KiB nested pages).
 qemu_start() {
@@ -129,6 +131,7 @@ qemu_start() {
 		-append "console=ttyS0 loglevel=5 panic=-1" \
 		-device "virtio-balloon-pci$_opts" \
 		-qmp "unix:$QMPDIR/$1.qmp,server=on,wait=off" \
+		-qmp "unix:$W/$1.qmp,server=on,wait=off" \
 		</dev/null >"$W/$1.qemu" 2>&1 &
 	eval "PID_$1=$!"
 }
@@ -273,7 +276,7 @@ agent_stop() {
 }
 
 balloon_actual() {
-	qmp $QMPDIR/$1.qmp '{"execute": "query-balloon"}' 2>/dev/null |
+	qmp "$W/$1.qmp" '{"execute": "query-balloon"}' 2>/dev/null |
 		sed -n 's/.*"actual": *\([0-9]*\).*/\1/p'
 }
 
@@ -439,7 +442,7 @@ qgt_exit() {
 	for v in $GUESTS; do
 		eval "_how=\${EXIT_$v:-qmp}"
 		if [ "$_how" = qmp ]; then
-			qmp $QMPDIR/$v.qmp '{"execute": "quit"}' | sed "s/^/# $v qmp: /"
+			qmp "$W/$v.qmp" '{"execute": "quit"}' | sed "s/^/# $v qmp: /"
 		else
 			cmd $v quit || bad "$v: quit: $REPLY"
 		fi

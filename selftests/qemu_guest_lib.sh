@@ -18,6 +18,7 @@
 # tools/vmtest/parse.sh; the guests' consoles and QEMU's output are printed
 # as "# " lines when a test fails. Documentation/dev/testing.rst, "Stock
 # QEMU guests".
+# shellcheck disable=SC2034,SC2154 # variables the programs use, or set by eval
 
 SYS=/sys/kernel/memvirt
 MNT=/run/memvirt
@@ -217,7 +218,7 @@ verify() {
 
 # expect WHAT VALUE OP BOUND: a counter check, e.g. expect "vm0 shared" 100 -ge 50
 expect() {
-	if [ "$2" "$3" "$4" ]; then
+	if test "$2" "$3" "$4"; then
 		diag "$1 = $2 ($3 $4)"
 	else
 		bad "$1 = $2, expected $3 $4"
@@ -312,6 +313,7 @@ qgt_cleanup() {
 # run), their command FIFOs opened.
 qgt_begin() {
 	TESTS="$*"
+	NGUESTS=$(echo $GUESTS | wc -w)
 	DONE=""
 	RETRIES=0
 	echo "TAP version 13"
@@ -373,7 +375,7 @@ qgt_boot() {
 		expect "$v faults" "$(rd $v faults)" -gt 4096
 		show $v
 	done
-	expect "nr_vms" "$(g nr_vms)" -eq $((NRVMS0 $(for v in $GUESTS; do printf ' + 1'; done)))
+	expect "nr_vms" "$(g nr_vms)" -eq $((NRVMS0 + NGUESTS))
 	diag "boot done at $(elapsed)s"
 	DONE="$DONE boot"
 	_bf=$tfail
@@ -461,13 +463,13 @@ qgt_exit() {
 			l2_line $v 'l2: powering off' >/dev/null || bad "$v did not power off by itself"
 		fi
 	done
-	expect "nr_vms with the files left" "$(g nr_vms)" -eq $((NRVMS0 $(for v in $GUESTS; do printf ' + 1'; done)))
+	expect "nr_vms with the files left" "$(g nr_vms)" -eq $((NRVMS0 + NGUESTS))
 	for v in $GUESTS; do
 		eval "id=\$ID_$v"
-		ls /mnt/swap | grep -qx "memvirt-$id.vswp" || bad "$v has no swap file memvirt-$id.vswp"
+		[ -f "/mnt/swap/memvirt-$id.vswp" ] || bad "$v has no swap file memvirt-$id.vswp"
 		rm "$MNT/$v" || bad "cannot remove $MNT/$v"
 		[ -d "$SYS/vms/$id" ] && bad "$v's sysfs directory is still there"
-		ls /mnt/swap | grep -qx "memvirt-$id.vswp" && bad "$v's swap file is still there"
+		[ -e "/mnt/swap/memvirt-$id.vswp" ] && bad "$v's swap file is still there"
 	done
 	expect "nr_vms" "$(g nr_vms)" -eq "$NRVMS0"
 	umount $MNT || bad "umount $MNT failed"

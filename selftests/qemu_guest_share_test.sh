@@ -1,19 +1,16 @@
 #!/bin/sh
 # SPDX-License-Identifier: GPL-2.0
+# shellcheck disable=SC2034,SC2154 # variables shared with qemu_guest_lib.sh
 #
 # qemu_guest_share_test: two stock QEMU guests of one sharing domain share
-# their identical pages; QEMU's free page reporting gives memory back.
+# their identical pages.
 #
-#   boot                  both guests (Debian's kernel; vm1 with
-#                         virtio-balloon-pci,free-page-reporting=on) run on
-#                         memvirtfs files of sharing domain 11
-#   sharing               both fill 48 MiB with the same bytes; the scanner
+#   boot                  both guests (Debian's kernel, virtio-balloon-pci)
+#                         run on memvirtfs files of sharing domain 11
+#   sharing               both fill 32 MiB with the same bytes; the scanner
 #                         backs every such page of both with one frame; vm1
 #                         rewrites its data: one copy-on-write break per
 #                         page, and neither guest's data changes
-#   free_page_reporting   vm1 frees its data; the guest reports the free
-#                         blocks and QEMU punches them: punched and zero
-#                         rise, resident falls; new data reads back
 #   exit                  vm0: QMP quit, vm1: the guest powers off; both
 #                         QEMUs exit 0; files, mount and module released
 #
@@ -24,11 +21,11 @@
 GUESTS="vm0 vm1"
 DOMAIN=11
 OPTS_vm0=""
-OPTS_vm1=",free-page-reporting=on"
+OPTS_vm1=""
 EXIT_vm0=qmp
 EXIT_vm1=poweroff
 
-qgt_begin boot sharing free_page_reporting exit
+qgt_begin boot sharing exit
 qgt_boot
 
 # ---- sharing -------------------------------------------------------------------
@@ -76,35 +73,6 @@ sharing() {
 }
 scenario sharing sharing
 
-# ---- free_page_reporting ---------------------------------------------------------
-# vm1 frees its data; its kernel reports free blocks of 2 MiB (order 9),
-# after about 2 s, and QEMU punches them out of the file. No balloon target
-# is pending, so the punched gfns are zero, not ballooned.
-free_page_reporting() {
-	# Start from no data (after sharing, vm1 holds some), and let the
-	# reports of that settle.
-	cmd vm1 free
-	sleep 4
-	cmd vm1 "fill $DATA_MB 3 rand" || bad "vm1: fill: $REPLY"
-	P1=$(rd vm1 punched) R1=$(rd vm1 resident) Z1=$(rd vm1 zero)
-	cmd vm1 free || bad "vm1: free: $REPLY"
-	wait_for 60 '[ $(rd vm1 punched) -ge $((P1 + DATA_PAGES / 2)) ]'
-	sleep 3
-	show vm1
-	expect "vm1 punched since the free" $(($(rd vm1 punched) - P1)) -ge $((DATA_PAGES / 2))
-	expect "vm1 punched since the free" $(($(rd vm1 punched) - P1)) -le $((DATA_PAGES + 4096))
-	expect "vm1 zero since the free" $(($(rd vm1 zero) - Z1)) -ge $((DATA_PAGES / 2))
-	expect "vm1 resident" "$(rd vm1 resident)" -le $((R1 - DATA_PAGES / 2))
-	expect "vm1 ballooned (no balloon target)" "$(rd vm1 ballooned)" -eq 0
-	expect "vm0 punched (no free page reporting)" "$(rd vm0 punched)" -eq 0
-	cmd vm1 meminfo
-	# New data in the freed memory reads back (punched pages come back zeroed).
-	cmd vm1 "fill $DATA_MB 5 rand" || bad "vm1: fill: $REPLY"
-	SUM3=$(sumof)
-	verify vm1 "$SUM3"
-	diag "free page reporting done at $(elapsed)s"
-}
-scenario free_page_reporting free_page_reporting
 
 qgt_exit
 [ $nfail -eq 0 ]

@@ -1,5 +1,6 @@
 #!/bin/sh
 # SPDX-License-Identifier: GPL-2.0
+# shellcheck disable=SC2034,SC2154 # variables shared with qemu_guest_lib.sh
 #
 # qemu_guest_test: a stock QEMU guest on memvirt follows memvirt's balloon
 # targets through the balloon agent, and ends cleanly.

@@ -55,13 +55,7 @@ root=$out/root
 
 # QEMU and the shared libraries it needs, at their own paths (the test VM's
 # initramfs has no other libraries: busybox and the tests are static).
-qemu=/usr/bin/qemu-system-x86_64
-install -D -m 0755 "$qemu" "$root$qemu"
-ldd "$qemu" | awk '$2 == "=>" && $3 ~ /^\// { print $3 } $1 ~ /^\// { print $1 }' |
-	sort -u | while read -r lib; do
-	real=$(readlink -f "$lib")
-	install -D -m 0755 "$real" "$root$lib"
-done
+copy_with_libs "$root" /usr/bin/qemu-system-x86_64
 grep -q . < <(find "$root/lib64" -name 'ld-linux*' 2>/dev/null) || die "no dynamic loader among QEMU's libraries"
 # Firmware for "-machine pc -nodefaults -vga none -kernel": SeaBIOS, the
 # option ROMs that boot a Linux kernel directly, and the TPR patching ROM

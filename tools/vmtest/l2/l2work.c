@@ -234,11 +234,11 @@ int main(void)
 			printf("l2: %s unscratch ok\n", seq);
 		} else if (!strcmp(cmd, "meminfo")) {
 			cmd_meminfo(seq);
-		} else if (!strcmp(cmd, "quit")) {
+		} else if (strcmp(cmd, "quit")) {
+			printf("l2: %s %s FAILED unknown command\n", seq, cmd);
+		} else {
 			printf("l2: %s quit ok\n", seq);
 			return 0;
-		} else {
-			printf("l2: %s %s FAILED unknown command\n", seq, cmd);
 		}
 	}
 	printf("l2: stdin closed\n");

@@ -29,7 +29,7 @@ QEMU=/usr/bin/qemu-system-x86_64
 L2=/l2
 MB=256			# RAM of each L2 guest, MiB
 PAGES=$((MB * 256))
-DATA_MB=32		# the data a guest fills and checks
+DATA_MB=${DATA_MB:-32}	# the data a guest fills and checks
 DATA_PAGES=$((DATA_MB * 256))
 # Seconds for an L2 guest to reach its workload: 30 to 50 s on a distro
 # kernel. A boot that fails hangs, so give up well before the program's
@@ -399,27 +399,38 @@ knobs_back() {
 # of a page fault taken while it delivers an interrupt (a fault on its
 # entry stack, then a guard-page panic; the same that ends about one L2
 # boot in 6 to 8, whatever backs its RAM: Documentation/dev/testing.rst,
-# "Stock QEMU guests"). Its data is never seen wrong. So if a guest died
-# during the scenario, what failed with it is reported as a diagnostic, the
-# dead guest is booted once more, and the scenario runs once more, from its
-# start. A wrong checksum or counter from live guests fails at once.
+# "Stock QEMU guests"), the more often the more nested page faults the
+# scenario causes. Its data is never seen wrong. So if a guest died during
+# the scenario, what failed with it is reported as a diagnostic, the dead
+# guest is booted once more and the scenario runs again from its start: up
+# to three attempts, while the program's deadline leaves time for one
+# (DEADLINE, seconds from its start). A wrong checksum or counter from live
+# guests fails at once.
+DEADLINE=265
 scenario() {
 	DONE="$DONE $1"
-	"$2"
-	_dead=""
-	for v in $GUESTS; do
-		died $v && _dead="$_dead $v"
-	done
-	if [ -n "$_dead" ]; then
+	_try=1
+	while :; do
+		"$2"
+		_dead=""
+		for v in $GUESTS; do
+			died $v && _dead="$_dead $v"
+		done
+		[ -n "$_dead" ] || break
 		for v in $_dead; do
-			diag "$v died during $1 (nested TCG); its console:"
+			diag "$v died during $1, attempt $_try (nested TCG); its console:"
 			tr -d '\r' <"$W/$v.log" | grep -E 'panic|RIP|Oops|BUG' | head -n 6 | sed 's/^/#   /'
 			mv "$W/$v.log" "$W/$v.died.log"
 		done
-		diag "the failures above come from the dead guest: booting it once more and running $1 again"
+		if [ $_try -ge 3 ] || [ $(($(elapsed) + 90)) -gt $DEADLINE ]; then
+			bad "a guest died in $_try attempts of $1; no time or attempt left"
+			break
+		fi
+		diag "the failures above come from the dead guest: booting it again, $1 once more"
 		tfail=0
 		knobs_back
 		RETRIES=$((RETRIES + 1))
+		_try=$((_try + 1))
 		_t0=$(now)
 		for v in $_dead; do
 			kill_guest $v
@@ -428,11 +439,8 @@ scenario() {
 		for v in $_dead; do
 			boot_wait $v $_t0 || bad "$v did not boot again"
 		done
-		[ $tfail -eq 0 ] && "$2"
-		for v in $GUESTS; do
-			died $v && bad "$v died again"
-		done
-	fi
+		[ $tfail -eq 0 ] || break
+	done
 	result "$1"
 }
 

@@ -7,7 +7,7 @@
 #
 #   boot                  both guests (Debian's kernel, virtio-balloon-pci)
 #                         run on memvirtfs files of sharing domain 11
-#   sharing               both fill 32 MiB with the same bytes; the scanner
+#   sharing               both fill 16 MiB with the same bytes; the scanner
 #                         backs every such page of both with one frame; vm1
 #                         rewrites its data: one copy-on-write break per
 #                         page, and neither guest's data changes
@@ -16,6 +16,9 @@
 #
 # qemu_guest_lib.sh has the setup; Documentation/dev/testing.rst, "Stock
 # QEMU guests", explains it.
+# 16 MiB: every merge and copy-on-write break is a nested page fault, each
+# a chance for the nested-TCG fault that kills a guest (qemu_guest_lib.sh).
+DATA_MB=16
 . "$(dirname "$0")/qemu_guest_lib.sh"
 
 GUESTS="vm0 vm1"

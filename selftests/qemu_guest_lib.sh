@@ -31,12 +31,12 @@ MB=256			# RAM of each L2 guest, MiB
 PAGES=$((MB * 256))
 DATA_MB=${DATA_MB:-32}	# the data a guest fills and checks
 DATA_PAGES=$((DATA_MB * 256))
-# Seconds for an L2 guest to reach its workload: 30 to 50 s on a distro
+# Seconds for an L2 guest to reach its workload: 22 to 60 s on a distro
 # kernel. A boot that fails hangs, so give up well before the program's
 # deadline and boot once more.
 case "$(cat /kernel-kind 2>/dev/null)" in
 debug*) BOOT_WAIT=${QGT_BOOT_WAIT:-150} ;;
-*) BOOT_WAIT=${QGT_BOOT_WAIT:-75} ;;
+*) BOOT_WAIT=${QGT_BOOT_WAIT:-90} ;;
 esac
 export PATH=/tests:$PATH
 

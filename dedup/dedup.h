@@ -143,6 +143,8 @@ void memvirt_dedup_show(struct seq_file *m);
  * @false_matches: hash matches whose full compare differed.
  * @pinned_skips: candidates skipped because a reference besides memvirt's
  *		held them.
+ * @boosted_batches: scanner batches run at the boost rate (the policy
+ *		state was not high and the batch before freed pages).
  */
 struct memvirt_dedup_stats {
 	atomic_long_t shared;
@@ -154,6 +156,7 @@ struct memvirt_dedup_stats {
 	atomic_long_t hint_hits;
 	atomic_long_t false_matches;
 	atomic_long_t pinned_skips;
+	atomic_long_t boosted_batches;
 };
 
 /**
@@ -164,12 +167,18 @@ struct memvirt_dedup_stats {
  * @cpu_percent:	most CPU the scanner uses: after a batch that took
  *			t, it sleeps at least t * (100 - cpu_percent) /
  *			cpu_percent.
+ * @boost_cpu_percent:	most CPU the scanner uses while it is boosted
+ *			(memory is short and it is freeing pages): then it
+ *			visits MEMVIRT_DEDUP_BOOST_BATCH times pages_to_scan
+ *			per batch and sleeps only what this cap (or
+ *			cpu_percent, if higher) requires. 0: no boost.
  */
 struct memvirt_dedup_knobs {
 	unsigned int run;
 	unsigned int pages_to_scan;
 	unsigned int sleep_millisecs;
 	unsigned int cpu_percent;
+	unsigned int boost_cpu_percent;
 };
 
 #define MEMVIRT_DEDUP_PAGES_TO_SCAN_DEFAULT	512
@@ -177,6 +186,11 @@ struct memvirt_dedup_knobs {
 #define MEMVIRT_DEDUP_SLEEP_DEFAULT		20
 #define MEMVIRT_DEDUP_SLEEP_MAX			60000
 #define MEMVIRT_DEDUP_CPU_DEFAULT		10
+#define MEMVIRT_DEDUP_BOOST_CPU_DEFAULT		100
+/* A boosted batch visits this many times pages_to_scan gfns. */
+#define MEMVIRT_DEDUP_BOOST_BATCH		8
+/* A batch is productive if it freed at least 1/this of the pages it hashed. */
+#define MEMVIRT_DEDUP_BOOST_YIELD		64
 
 extern struct memvirt_dedup_stats memvirt_dedup_stats;
 extern struct memvirt_dedup_knobs memvirt_dedup_knobs;

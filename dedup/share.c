@@ -44,6 +44,21 @@
  * batch took so long that the thread would use more than cpu_percent of a
  * CPU. It is freezable (suspend waits for it between batches) and stops
  * at module unload. It only runs while run is 1.
+ *
+ * It works harder while that pays: when memory is short (the policy state
+ * is not high) and the current round so far is productive (its batches
+ * freed, by merging or as zeroes, at least 1/MEMVIRT_DEDUP_BOOST_YIELD of
+ * the pages they hashed), the next batch is boosted:
+ * MEMVIRT_DEDUP_BOOST_BATCH times pages_to_scan gfns, then only the sleep
+ * that boost_cpu_percent requires (sleep_millisecs does not apply). The
+ * window is the round, not the batch, because sharable pages come in
+ * stretches: the first copy of an image only seeds hints, and a VM's
+ * private data lies between its copy and the next VM's. The window
+ * restarts with each round, so a round that finds nothing drops the boost
+ * after its first batch; within a round, at 1/64 a boosted stretch
+ * spends at most 64 hashes per page it freed. Sharing a page costs a
+ * hash and a compare; the policy's alternative, compressing or swapping
+ * it and faulting it back, costs far more.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -69,6 +84,7 @@ struct memvirt_dedup_knobs memvirt_dedup_knobs = {
 	.pages_to_scan = MEMVIRT_DEDUP_PAGES_TO_SCAN_DEFAULT,
 	.sleep_millisecs = MEMVIRT_DEDUP_SLEEP_DEFAULT,
 	.cpu_percent = MEMVIRT_DEDUP_CPU_DEFAULT,
+	.boost_cpu_percent = MEMVIRT_DEDUP_BOOST_CPU_DEFAULT,
 };
 
 static struct memvirt_dedup_table memvirt_dedup_table;
@@ -626,11 +642,12 @@ int memvirt_dedup_set_domain(struct memvirt_vm *vm, u64 domain)
 /*
  * One batch: passes over the VMs from the cursor on, until @budget gfns
  * were visited or every VM was: then the round is complete and the cursor
- * goes back to the first VM.
+ * goes back to the first VM. What the passes did is added to @res.
+ *
+ * Return: true if the batch completed the round.
  */
-static void memvirt_dedup_batch(u64 budget)
+static bool memvirt_dedup_batch(u64 budget, struct memvirt_share_res *res)
 {
-	struct memvirt_share_res res = {};
 	struct memvirt_vm *vm;
 	u64 gfn, end;
 
@@ -641,7 +658,7 @@ static void memvirt_dedup_batch(u64 budget)
 				atomic_long_inc(&memvirt_dedup_stats.full_scans);
 			memvirt_dedup_cursor.vm_id = 0;
 			memvirt_dedup_cursor.gfn = 0;
-			break;
+			return true;
 		}
 		if (vm->id != memvirt_dedup_cursor.vm_id)
 			memvirt_dedup_cursor.gfn = 0;
@@ -650,7 +667,7 @@ static void memvirt_dedup_batch(u64 budget)
 		if (memvirt_vm_begin_work(vm)) {
 			end = memvirt_vm_pages(vm);
 			while (gfn < end && budget && !kthread_should_stop()) {
-				gfn = memvirt_dedup_chunk(vm, gfn, end, &budget, &res);
+				gfn = memvirt_dedup_chunk(vm, gfn, end, &budget, res);
 				cond_resched();
 			}
 			memvirt_vm_end_work(vm);
@@ -659,16 +676,43 @@ static void memvirt_dedup_batch(u64 budget)
 		memvirt_dedup_cursor.gfn = gfn < end ? gfn : 0;
 		memvirt_vm_put(vm);
 	}
+	return false;
 }
 
-/* Jiffies to sleep after a batch that took @ns: the knob, or the CPU cap. */
-static unsigned long memvirt_dedup_sleep(u64 ns)
+/*
+ * Jiffies to sleep after a batch that took @ns: the knob, or the CPU cap;
+ * after a @boosted batch, the boost's CPU cap alone.
+ */
+static unsigned long memvirt_dedup_sleep(u64 ns, bool boosted)
 {
 	unsigned int cpu = clamp(READ_ONCE(memvirt_dedup_knobs.cpu_percent), 1U, 100U);
 	u64 ms = READ_ONCE(memvirt_dedup_knobs.sleep_millisecs);
 
+	if (boosted) {
+		cpu = clamp(READ_ONCE(memvirt_dedup_knobs.boost_cpu_percent), cpu, 100U);
+		ms = 0;
+	}
 	ms = max(ms, div_u64(ns * (100 - cpu), cpu * NSEC_PER_MSEC));
 	return msecs_to_jiffies(ms);
+}
+
+/* Did passes free at least 1/MEMVIRT_DEDUP_BOOST_YIELD of what they hashed? */
+static bool memvirt_dedup_is_productive(const struct memvirt_share_res *res)
+{
+	u64 freed = res->merged + res->zeroed;
+
+	return freed && freed * MEMVIRT_DEDUP_BOOST_YIELD >= res->scanned;
+}
+
+/*
+ * Should the next batch be boosted, when the round so far did @res? Only
+ * if the boost is on, memory is short, and the round is productive.
+ */
+static bool memvirt_dedup_should_boost(const struct memvirt_share_res *res)
+{
+	return READ_ONCE(memvirt_dedup_knobs.boost_cpu_percent) &&
+	       memvirt_policy_state() != MEMVIRT_STATE_HIGH &&
+	       memvirt_dedup_is_productive(res);
 }
 
 static bool memvirt_dedup_should_wake(void)
@@ -678,19 +722,37 @@ static bool memvirt_dedup_should_wake(void)
 
 static int memvirt_dedup_fn(void *unused)
 {
+	struct memvirt_share_res round = {}, res;
 	unsigned long sleep;
-	u64 t0;
+	bool boost;
+	u64 t0, pages;
 
 	set_freezable();
 	while (!kthread_should_stop()) {
 		WRITE_ONCE(memvirt_dedup_kicked, false);
 		if (!READ_ONCE(memvirt_dedup_knobs.run)) {
+			memset(&round, 0, sizeof(round));
 			wait_event_freezable(memvirt_dedup_wait, memvirt_dedup_should_wake());
 			continue;
 		}
+		boost = memvirt_dedup_should_boost(&round);
+		pages = READ_ONCE(memvirt_dedup_knobs.pages_to_scan);
+		if (boost) {
+			pages = min_t(u64, pages * MEMVIRT_DEDUP_BOOST_BATCH,
+				      MEMVIRT_DEDUP_PAGES_TO_SCAN_MAX);
+			atomic_long_inc(&memvirt_dedup_stats.boosted_batches);
+		}
+		memset(&res, 0, sizeof(res));
 		t0 = ktime_get_ns();
-		memvirt_dedup_batch(READ_ONCE(memvirt_dedup_knobs.pages_to_scan));
-		sleep = memvirt_dedup_sleep(ktime_get_ns() - t0);
+		if (memvirt_dedup_batch(pages, &res)) {
+			/* A new round: a new window. */
+			memset(&round, 0, sizeof(round));
+		} else {
+			round.scanned += res.scanned;
+			round.merged += res.merged;
+			round.zeroed += res.zeroed;
+		}
+		sleep = memvirt_dedup_sleep(ktime_get_ns() - t0, boost);
 		if (sleep) {
 			wait_event_freezable_timeout(memvirt_dedup_wait,
 						     memvirt_dedup_should_wake(), sleep);

@@ -288,6 +288,7 @@ MEMVIRT_UINT_KNOB(dedup, run, 0, 1, memvirt_dedup_kick);
 MEMVIRT_UINT_KNOB(dedup, pages_to_scan, 1, MEMVIRT_DEDUP_PAGES_TO_SCAN_MAX, memvirt_dedup_kick);
 MEMVIRT_UINT_KNOB(dedup, sleep_millisecs, 0, MEMVIRT_DEDUP_SLEEP_MAX, memvirt_dedup_kick);
 MEMVIRT_UINT_KNOB(dedup, cpu_percent, 1, 100, memvirt_dedup_kick);
+MEMVIRT_UINT_KNOB(dedup, boost_cpu_percent, 0, 100, memvirt_dedup_kick);
 
 MEMVIRT_COUNTER(dedup, shared);
 MEMVIRT_COUNTER(dedup, sharing);
@@ -298,6 +299,7 @@ MEMVIRT_COUNTER(dedup, full_scans);
 MEMVIRT_COUNTER(dedup, hint_hits);
 MEMVIRT_COUNTER(dedup, false_matches);
 MEMVIRT_COUNTER(dedup, pinned_skips);
+MEMVIRT_COUNTER(dedup, boosted_batches);
 
 /* Pages sharing saves: gfns that share, less the frames they share. */
 static ssize_t saved_show(struct kobject *kobj, struct kobj_attribute *attr, char *buf)
@@ -315,6 +317,7 @@ static struct attribute *memvirt_dedup_attrs[] = {
 	&memvirt_dedup_knob_pages_to_scan.attr.attr,
 	&memvirt_dedup_knob_sleep_millisecs.attr.attr,
 	&memvirt_dedup_knob_cpu_percent.attr.attr,
+	&memvirt_dedup_knob_boost_cpu_percent.attr.attr,
 	&memvirt_dedup_counter_shared.attr.attr,
 	&memvirt_dedup_counter_sharing.attr.attr,
 	&memvirt_dedup_attr_saved.attr,
@@ -325,6 +328,7 @@ static struct attribute *memvirt_dedup_attrs[] = {
 	&memvirt_dedup_counter_hint_hits.attr.attr,
 	&memvirt_dedup_counter_false_matches.attr.attr,
 	&memvirt_dedup_counter_pinned_skips.attr.attr,
+	&memvirt_dedup_counter_boosted_batches.attr.attr,
 	NULL
 };
 

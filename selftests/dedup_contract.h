@@ -13,12 +13,13 @@
 
 enum {
 	G_SHARED, G_SHARING, G_SAVED, G_ZERO, G_COW, G_SCANNED, G_FULL,
-	G_HINT, G_FALSE, G_PINNED, G_NR
+	G_HINT, G_FALSE, G_PINNED, G_BOOSTED, G_NR
 };
 
 static const char *const g_names[G_NR] = {
 	"shared", "sharing", "saved", "zero", "cow_breaks", "pages_scanned",
 	"full_scans", "hint_hits", "false_matches", "pinned_skips",
+	"boosted_batches",
 };
 
 struct glob {
@@ -66,7 +67,8 @@ static void expect_totals(struct __test_metadata *_metadata,
 }
 
 static const char *const knob_names[] = {
-	"pages_to_scan", "sleep_millisecs", "cpu_percent", "run",
+	"pages_to_scan", "sleep_millisecs", "cpu_percent", "boost_cpu_percent",
+	"run",
 };
 
 #define NR_KNOBS	ARRAY_SIZE(knob_names)

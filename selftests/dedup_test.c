@@ -237,6 +237,7 @@ FIXTURE(dd) {
 	struct mv_knobs knobs;
 	struct dd_knobs dk;
 	struct glob g0;
+	char free_pct[2][32];	/* policy/free_high_pct, free_soft_pct */
 };
 
 typedef FIXTURE_DATA(dd) dd_t;
@@ -266,6 +267,51 @@ static void vmf_close(struct vmf *v)
 	v->path[0] = 0;
 }
 
+static const char *const free_pct_names[2] = {
+	"policy/free_high_pct", "policy/free_soft_pct",
+};
+
+static void free_pct_save(dd_t *self)
+{
+	char path[PATH_MAX];
+	int i;
+
+	for (i = 0; i < 2; i++) {
+		mv_global_path(path, sizeof(path), free_pct_names[i]);
+		if (mv_read_str(path, self->free_pct[i], sizeof(self->free_pct[i])))
+			self->free_pct[i][0] = 0;
+	}
+}
+
+/*
+ * The thresholds must stay decreasing: a test only raises them, so soft
+ * goes back (down) before high; if that fails, the other order.
+ */
+static int free_pct_restore(dd_t *self)
+{
+	char path[PATH_MAX], cur[32];
+	int i, ret = 0;
+
+	for (i = 1; i >= 0; i--) {
+		if (!self->free_pct[i][0])
+			continue;
+		mv_global_path(path, sizeof(path), free_pct_names[i]);
+		if (!mv_read_str(path, cur, sizeof(cur)) && !strcmp(cur, self->free_pct[i]))
+			continue;
+		ret |= mv_write_str(path, self->free_pct[i]);
+	}
+	if (!ret)
+		return 0;
+	ret = 0;
+	for (i = 0; i < 2; i++) {
+		if (!self->free_pct[i][0])
+			continue;
+		mv_global_path(path, sizeof(path), free_pct_names[i]);
+		ret |= mv_write_str(path, self->free_pct[i]);
+	}
+	return ret;
+}
+
 static void dd_init(struct __test_metadata *_metadata, dd_t *self)
 {
 	int ret;
@@ -275,6 +321,7 @@ static void dd_init(struct __test_metadata *_metadata, dd_t *self)
 	MV_SETUP_MOUNTED();
 	mv_knobs_save(&self->knobs);
 	dd_knobs_save(&self->dk);
+	free_pct_save(self);
 	/*
 	 * First: teardown does not run after a failed setup, so nothing may
 	 * exist yet to clean up if this fails (the scanner stays off).
@@ -297,6 +344,7 @@ static void dd_fini(struct __test_metadata *_metadata, dd_t *self)
 	if (self->dir[0])
 		mv_rm_rf(self->dir);
 	EXPECT_EQ(0, dd_knobs_restore(&self->dk));
+	EXPECT_EQ(0, free_pct_restore(self));
 	EXPECT_EQ(0, mv_knobs_restore(&self->knobs));
 }
 
@@ -1155,11 +1203,13 @@ TEST_F(dd, knobs_defaults_ranges_and_modes)
 		  { "60001", "-1", "1.5", "" } },
 		{ "cpu_percent", "10", { "1", "100" },
 		  { "0", "101", "-1", "abc" } },
+		{ "boost_cpu_percent", "100", { "0", "100" },
+		  { "101", "-1", "abc", "" } },
 	};
 	static const char *const counters[] = {
 		"shared", "sharing", "saved", "zero", "cow_breaks",
 		"pages_scanned", "full_scans", "hint_hits", "false_matches",
-		"pinned_skips",
+		"pinned_skips", "boosted_batches",
 	};
 	static const char *const vm_ro[] = {
 		"shared", "pages_scanned", "hint_hits", "false_matches",
@@ -1434,6 +1484,107 @@ TEST_F_TIMEOUT(dd, scanner_merges_and_zeroes, 90)
 		TH_LOG("%llu VMs: global counters not checked",
 		       (unsigned long long)nr_vms);
 	}
+}
+
+/* Let the scanner run until it finished two more full scans; @now: after. */
+static void scan_twice(struct __test_metadata *_metadata, struct glob *now)
+{
+	struct glob g;
+	int i;
+
+	glob_read(_metadata, &g);
+	ASSERT_EQ(0, dd_set("run", "1\n"));
+	for (i = 0; i < WAIT_S * 20; i++) {
+		glob_read(_metadata, now);
+		if (now->v[G_FULL] >= g.v[G_FULL] + 2)
+			break;
+		usleep(50000);
+	}
+	ASSERT_EQ(0, dd_set("run", "0\n"));
+	ASSERT_LE(g.v[G_FULL] + 2, now->v[G_FULL])
+		TH_LOG("the scanner finished %llu scans in %d s",
+		       (unsigned long long)(now->v[G_FULL] - g.v[G_FULL]), WAIT_S);
+}
+
+/* Poll policy/state until it is not "high" (WAIT_S at most). */
+static bool state_is_short(void)
+{
+	char buf[32];
+	int i;
+
+	for (i = 0; i < WAIT_S * 20; i++) {
+		if (!mv_read_str(MV_SYSFS "/policy/state", buf, sizeof(buf)) &&
+		    strcmp(buf, "high"))
+			return true;
+		usleep(50000);
+	}
+	return false;
+}
+
+#define BOOST_FILL	320UL	/* pages of VM b: 62% of a 2 MiB budget */
+
+/*
+ * The scanner boosts only while memory is short and it frees pages. With
+ * the state high, 8 identical pages merge and nothing is boosted. Then a
+ * budget of 2 MiB, 320 private pages of another VM and free_high_pct 50,
+ * free_soft_pct 49 make the state soft (free ~35%, above hard): with
+ * pages_to_scan 64 a round is one batch over all of VM a (the first VM),
+ * which frees 7 of the 8 pages it hashes, then five over b; so the round
+ * is productive and b's batches are boosted.
+ */
+TEST_F_TIMEOUT(dd, scanner_boosts_only_when_short_and_productive, 120)
+{
+	unsigned char buf[MV_PAGE];
+	char state[32], path[PATH_MAX];
+	struct glob g1, now;
+	u64 nr_vms = 0, g;
+
+	ASSERT_EQ(0, mv_read_str(MV_SYSFS "/policy/state", state, sizeof(state)));
+	if (strcmp(state, "high"))
+		SKIP(return, "policy state is %s, not high, before the test", state);
+	ASSERT_EQ(0, mv_global_u64("nr_vms", &nr_vms));
+	if (nr_vms != 1)
+		SKIP(return, "%llu VMs: another VM's pages would change the batches",
+		     (unsigned long long)nr_vms);
+	ASSERT_EQ(0, dd_set("boost_cpu_percent", "50\n"));
+	ASSERT_EQ(0, dd_set("pages_to_scan", "64\n"));
+	ASSERT_EQ(0, dd_set("sleep_millisecs", "1\n"));
+
+	/* State high: merges, no boost. */
+	for (g = 0; g < 8; g++)
+		put(_metadata, self->a.fd, g, 22);
+	scan_twice(_metadata, &now);
+	EXPECT_GDELTA(self->g0, now, G_SHARED, 8);
+	ASSERT_EQ(0, mv_read_str(MV_SYSFS "/policy/state", state, sizeof(state)));
+	if (!strcmp(state, "high"))
+		EXPECT_GDELTA(self->g0, now, G_BOOSTED, 0);
+	else
+		TH_LOG("state became %s during the scans: boost not checked", state);
+
+	/* Memory short. */
+	snprintf(self->b.path, sizeof(self->b.path), "%s/b", self->dir);
+	self->b.fd = mv_create(self->b.path, BOOST_FILL * MV_PAGE);
+	ASSERT_LE(0, self->b.fd) TH_LOG("create b: %s", strerror(-self->b.fd));
+	for (g = 0; g < BOOST_FILL; g++) {
+		content(buf, 1000 + g);
+		ASSERT_EQ((ssize_t)MV_PAGE, pwrite(self->b.fd, buf, MV_PAGE, g * MV_PAGE));
+	}
+	ASSERT_EQ(0, mv_global_set("budget_mb", "2\n"));
+	mv_global_path(path, sizeof(path), "policy/free_high_pct");
+	ASSERT_EQ(0, mv_write_str(path, "50\n"));
+	mv_global_path(path, sizeof(path), "policy/free_soft_pct");
+	ASSERT_EQ(0, mv_write_str(path, "49\n"));
+	ASSERT_TRUE(state_is_short());
+
+	for (g = 10; g < 18; g++)
+		put(_metadata, self->a.fd, g, 23);
+	glob_read(_metadata, &g1);
+	scan_twice(_metadata, &now);
+	EXPECT_GDELTA(g1, now, G_SHARED, 8);
+	EXPECT_LT(g1.v[G_BOOSTED], now.v[G_BOOSTED])
+		TH_LOG("no boosted batch while the state was short");
+	for (g = 10; g < 18; g++)
+		EXPECT_HOLDS(self->a.fd, g, 23);
 }
 
 /* ------------------------------------------------------------------ */

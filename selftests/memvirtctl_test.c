@@ -761,8 +761,10 @@ TEST_F(ctl, usage_and_unknown_vm)
 	self->path[0][0] = 0;
 	EXPECT_EQ(1, CTL(&p, "vm", "/ctl0"));
 	EXPECT_NE(NULL, strstr(p.err, "no memvirtfs mount holds it here: give the path of its file")) TH_LOG("%s", p.err);
-	/* but its counters are in sysfs */
+	/* but its counters are in sysfs, by its name with or without the '/' */
 	EXPECT_EQ(0, CTL(&p, "stats", "/ctl0"));
+	EXPECT_EQ(0, CTL(&p, "stats", "ctl0"));
+	EXPECT_NE(NULL, strstr(p.out, "/ctl0")) TH_LOG("%s", p.out);
 }
 
 /* ------------------------------------------------------------------ */

@@ -147,7 +147,7 @@ static void print_usage(FILE *out)
 		"Commands:\n");
 	for (i = 0; i < NR_HELPS; i++)
 		fprintf(out, "  memvirtctl %s\n", helps[i].usage);
-	fprintf(out, "VM: a VM id (3), its name (/vm0) or its file (/run/memvirt/vm0).\n"
+	fprintf(out, "VM: a VM id (3), its name (/vm0 or vm0) or its file (/run/memvirt/vm0).\n"
 		"--sysfs DIR: the memvirt sysfs root (default " MVC_SYSFS_DEFAULT ").\n"
 		"'memvirtctl help COMMAND' or 'memvirtctl COMMAND --help' for more;\n"
 		"man 8 memvirtctl.\n");

@@ -268,7 +268,9 @@ int mvc_resolve_vm(const char *arg, struct mvc_vm *vm)
 	for (i = 0; i < n; i++) {
 		char name[PATH_MAX];
 
-		if (mvc_vm_read(ids[i], "name", name, sizeof(name)) || strcmp(name, arg))
+		/* "/vm0" as sysfs has it, or "vm0" as an operator types it */
+		if (mvc_vm_read(ids[i], "name", name, sizeof(name)) ||
+		    (strcmp(name, arg) && (name[0] != '/' || strcmp(name + 1, arg))))
 			continue;
 		vm->id = ids[i];
 		strcpy(vm->name, name);

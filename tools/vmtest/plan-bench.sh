@@ -9,4 +9,5 @@ step -t 1500 reclaim_bench '/tests/reclaim_bench'
 step -t 600 dedup_bench '/tests/dedup_bench'
 step -t 1000 swap_bench '/tests/swap_bench'
 step -t 600 policy_bench '/tests/policy_bench'
+step -t 1200 consolidate_bench '/tests/consolidate_bench'
 PLAN

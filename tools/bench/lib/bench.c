@@ -2,6 +2,7 @@
 /*
  * bench.c - what the benchmarks in tools/bench share; see bench.h.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -451,4 +452,160 @@ void fmt(char *buf, size_t len, double v, const char *f)
 		snprintf(buf, len, "na");
 	else
 		snprintf(buf, len, f, v);
+}
+
+/* ---- zswap knobs ---- */
+
+static const char *const zswap_knob_names[5] = {
+	"enabled", "compressor", "zpool", "max_pool_percent", "same_filled_pages_enabled",
+};
+
+static void zswap_path(char *buf, size_t len, int k)
+{
+	snprintf(buf, len, ZSWAP_PARAMS "/%s", zswap_knob_names[k]);
+}
+
+void zswap_knobs_save(struct zswap_knobs *z)
+{
+	char path[256];
+	int k;
+
+	if (z->touched)
+		return;
+	for (k = 0; k < 5; k++) {
+		zswap_path(path, sizeof(path), k);
+		if (read_str(path, z->saved[k], sizeof(z->saved[k])))
+			z->saved[k][0] = '\0';
+	}
+	z->touched = true;
+}
+
+int zswap_knobs_set(struct zswap_knobs *z, bool on)
+{
+	int err;
+
+	zswap_knobs_save(z);
+	if (!on)
+		return write_str(ZSWAP_PARAMS "/enabled", "N");
+	if (write_str(ZSWAP_PARAMS "/compressor", "lz4"))
+		printf("# zswap: compressor lz4 unavailable (%s), keeping %s\n",
+		       strerror(errno), z->saved[1]);
+	if (write_str(ZSWAP_PARAMS "/zpool", "zsmalloc"))
+		printf("# zswap: zpool zsmalloc unavailable (%s), keeping %s\n",
+		       strerror(errno), z->saved[2]);
+	write_str(ZSWAP_PARAMS "/same_filled_pages_enabled", "Y");
+	err = write_str(ZSWAP_PARAMS "/enabled", "Y");
+	if (err)
+		return err;
+	read_str(ZSWAP_PARAMS "/compressor", z->compressor, sizeof(z->compressor));
+	read_str(ZSWAP_PARAMS "/zpool", z->zpool, sizeof(z->zpool));
+	return 0;
+}
+
+void zswap_knobs_restore(struct zswap_knobs *z)
+{
+	char path[256];
+	int k;
+
+	if (!z->touched)
+		return;
+	write_str(ZSWAP_PARAMS "/enabled", "N");
+	for (k = 4; k >= 0; k--) {
+		if (!z->saved[k][0])
+			continue;
+		zswap_path(path, sizeof(path), k);
+		write_str(path, z->saved[k]);
+	}
+	z->touched = false;
+}
+
+/* ---- CPU time of host threads, by name ---- */
+
+static u64 pid_cpu_ns(const char *pid)
+{
+	char path[300];
+	unsigned long long run = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%s/schedstat", pid);
+	f = fopen(path, "re");
+	if (!f)
+		return 0;
+	if (fscanf(f, "%llu", &run) != 1)
+		run = 0;
+	fclose(f);
+	return run;
+}
+
+int cpu_snap_take(struct cpu_snap *s, const char *const *prefixes, int nr)
+{
+	char path[300], comm[64];
+	struct dirent *de;
+	DIR *d = opendir("/proc");
+	int c;
+
+	memset(s, 0, sizeof(*s));
+	if (!d)
+		return -errno;
+	while ((de = readdir(d))) {
+		if (de->d_name[0] < '0' || de->d_name[0] > '9')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%s/comm", de->d_name);
+		if (read_str(path, comm, sizeof(comm)))
+			continue;
+		for (c = 0; c < nr; c++)
+			if (!strncmp(comm, prefixes[c], strlen(prefixes[c])))
+				break;
+		if (c == nr)
+			continue;
+		if (s->n == s->cap) {
+			int cap = s->cap ? 2 * s->cap : 64;
+			int *pid = realloc(s->pid, cap * sizeof(int));
+			int *cls = pid ? realloc(s->cls, cap * sizeof(int)) : NULL;
+			u64 *ns = cls ? realloc(s->ns, cap * sizeof(u64)) : NULL;
+
+			if (pid)
+				s->pid = pid;
+			if (cls)
+				s->cls = cls;
+			if (!ns) {
+				closedir(d);
+				return -ENOMEM;
+			}
+			s->ns = ns;
+			s->cap = cap;
+		}
+		s->pid[s->n] = atoi(de->d_name);
+		s->cls[s->n] = c;
+		s->ns[s->n] = pid_cpu_ns(de->d_name);
+		s->n++;
+	}
+	closedir(d);
+	return 0;
+}
+
+void cpu_snap_delta(const struct cpu_snap *a, const struct cpu_snap *b, u64 *out, int nr)
+{
+	int i, j;
+	u64 base;
+
+	memset(out, 0, nr * sizeof(*out));
+	for (i = 0; i < b->n; i++) {
+		base = 0;
+		for (j = 0; j < a->n; j++)
+			if (a->pid[j] == b->pid[i]) {
+				base = a->ns[j] <= b->ns[i] ? a->ns[j] : b->ns[i];
+				break;
+			}
+		if (b->cls[i] < nr)
+			out[b->cls[i]] += b->ns[i] - base;
+	}
+}
+
+void cpu_snap_free(struct cpu_snap *s)
+{
+	free(s->pid);
+	free(s->cls);
+	free(s->ns);
+	memset(s, 0, sizeof(*s));
 }

@@ -112,4 +112,48 @@ void cell(double v, const char *f, int width);
 /* @v in @f into @buf, "na" if it is negative (the fixed-format line). */
 void fmt(char *buf, size_t len, double v, const char *f);
 
+/* ---- zswap knobs (saved, set, restored) ---- */
+
+#define ZSWAP_PARAMS	"/sys/module/zswap/parameters"
+
+struct zswap_knobs {
+	char saved[5][64];	/* enabled, compressor, zpool, max_pool_percent, same_filled */
+	bool touched;
+	char compressor[64], zpool[64];
+};
+
+/* Save the knobs once (before the first change). */
+void zswap_knobs_save(struct zswap_knobs *z);
+/*
+ * zswap on (@on): compressor lz4 and zpool zsmalloc if the kernel has them
+ * (a "#" line otherwise), same_filled_pages_enabled=Y; or off. Saves the
+ * knobs first. 0 or -errno of writing "enabled".
+ */
+int zswap_knobs_set(struct zswap_knobs *z, bool on);
+/* Put back what zswap_knobs_save() found (off first). */
+void zswap_knobs_restore(struct zswap_knobs *z);
+
+/* ---- CPU time of host threads, by name ---- */
+
+/*
+ * A snapshot of the CPU time (/proc/PID/schedstat) of every task whose
+ * comm starts with one of @nr prefixes (kernel threads are tasks of their
+ * own): per pid, its class (the prefix's index) and its time.
+ */
+struct cpu_snap {
+	int n, cap;
+	int *pid;
+	int *cls;
+	u64 *ns;
+};
+
+/* Take it: 0 or -ENOMEM. */
+int cpu_snap_take(struct cpu_snap *s, const char *const *prefixes, int nr);
+/*
+ * CPU ns per class from @a to @b into @out[nr]: for a pid in both, the
+ * growth; for a pid only in @b (started since), all its time.
+ */
+void cpu_snap_delta(const struct cpu_snap *a, const struct cpu_snap *b, u64 *out, int nr);
+void cpu_snap_free(struct cpu_snap *s);
+
 #endif /* MEMVIRT_BENCH_H */

@@ -65,6 +65,14 @@ debug)
 	;;
 esac
 [ -f "$image" ] || die "no kernel image $image"
+# Stock QEMU and its L2 guest (qemu-payload.sh: Debian's qemu-system-x86_64
+# with its libraries and firmware at their own paths, /l2 the guest's kernel
+# and initramfs), about 60 MiB: only for plans that run qemu_guest_*_test, so
+# the other VMs stay small and boot fast.
+if grep -q 'kselftest qemu_guest_' "$plan"; then
+	payload=$("$VMTEST_DIR/qemu-payload.sh") || die "cannot build the stock QEMU payload"
+	cp -a "$payload/root/." "$root/"
+fi
 (cd "$root" && find . | cpio -o -H newc --quiet | gzip -1) >"$out/initramfs.gz"
 
 # The swap disk: a real block device with a filesystem that supports

@@ -103,7 +103,8 @@ checkpatch() {
 	# Comparing LINUX_VERSION_CODE is what the compat header is for, and
 	# nothing else may (a .c file that does fails the next check).
 	cfiles=$(cp_files 'module/compat.h')
-	ufiles=$(cp_files 'selftests/*.[ch]' 'tools/bench/*.[ch]' 'tools/memvirtctl/*.[ch]')
+	ufiles=$(cp_files 'selftests/*.[ch]' 'tools/bench/*.[ch]' 'tools/memvirtctl/*.[ch]' \
+		'tools/vmtest/l2/*.c')
 	[ -n "$kfiles" ] || die "no sources found for checkpatch"
 	# Kernel code: --strict. --no-tree: this is not a kernel tree.
 	# shellcheck disable=SC2086

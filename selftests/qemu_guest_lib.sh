@@ -258,8 +258,8 @@ budget_for() {
 
 # agent_start: the balloon agent of memvirtctl, for every VM, its QMP
 # sockets in $QMPDIR (named after the VMs' files: the convention of
-# "memvirtctl balloon-agent"; the default directory, /run/memvirt/qmp, is
-# inside the memvirtfs mount here, which refuses sockets).
+# "memvirtctl balloon-agent", outside the memvirtfs mount, which refuses
+# sockets).
 agent_start() {
 	if [ ! -x /tests/memvirtctl ]; then
 		bad "no /tests/memvirtctl"

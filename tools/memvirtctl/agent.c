@@ -52,7 +52,7 @@ static struct {
 	bool once, verbose;
 	struct avm **vms;
 	int nr_vms;
-} ag = { .qmp_dir = "/run/memvirt/qmp", .min_mb = 64 };
+} ag = { .qmp_dir = "/run/memvirt-qmp", .min_mb = 64 };
 
 static volatile sig_atomic_t stop;
 

@@ -128,11 +128,11 @@ static const struct {
 	  "QEMU's QMP socket: value = max(size - balloon_target * 4096, min-mb MiB).\n"
 	  "  --qmp NAME=PATH  the socket of one VM (NAME: id or name)\n"
 	  "  --qmp-dir DIR    otherwise DIR/<basename of the VM name>.qmp\n"
-	  "                   (default /run/memvirt/qmp)\n"
+	  "                   (default /run/memvirt-qmp)\n"
 	  "  --min-mb N       never ask for less than N MiB (default 64)\n"
 	  "  --once           one pass over all VMs, then exit (1 if one failed)\n"
 	  "  -v               log connections and skipped VMs too\n"
-	  "QEMU: -qmp unix:/run/memvirt/qmp/vm0.qmp,server=on,wait=off\n"
+	  "QEMU: -qmp unix:/run/memvirt-qmp/vm0.qmp,server=on,wait=off\n"
 	  "      -device virtio-balloon-pci\n" },
 	{ "help", "help [COMMAND]", "Show the help of a command.\n" },
 };

@@ -45,6 +45,11 @@ d=$(distro_dir "$abi")
 key=$( { pkg_versions; echo "$abi"; gcc --version | head -n1;
 	 cat "$0" "$L2_DIR"/*; } | sha256sum | cut -c1-16)
 out=$MEMVIRT_TOP/build/qemu-payload/$key
+# make check boots the two distro kernels' VMs at once: one builds, the
+# other waits for it and uses its payload.
+mkdir -p "$MEMVIRT_TOP/build/qemu-payload"
+exec 9>"$MEMVIRT_TOP/build/qemu-payload/.lock"
+flock 9
 if [ -f "$out/.done" ]; then
 	echo "$out"
 	exit 0

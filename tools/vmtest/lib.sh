@@ -132,3 +132,29 @@ copy_with_libs() {
 		done
 	done
 }
+
+# copy_modules ROOT DISTRO_DIR ABI MODULE...: the modules of Debian's kernel
+# extracted in DISTRO_DIR (release ABI-amd64) that MODULE... need, with
+# their dependencies, into ROOT/lib/modules, listed in load order in
+# ROOT/modules.list for the guest's insmod. 6.12's modules are
+# xz-compressed, which busybox insmod cannot read: they are unpacked.
+# Built-in modules ("builtin" in modprobe's answer) are not listed.
+copy_modules() {
+	local root=$1 d=$2 abi=$3 m ko name
+	shift 3
+	mkdir -p "$root/lib/modules"
+	[ -f "$d/lib/modules/$abi-amd64/modules.dep" ] || depmod -b "$d" "$abi-amd64"
+	: >"$root/modules.list"
+	for m in "$@"; do
+		modprobe -d "$d" -S "$abi-amd64" --show-depends "$m" 2>/dev/null |
+			awk '$1 == "insmod" { print $2 }' | while read -r ko; do
+			name=$(basename "$ko" .xz)
+			grep -qx "/lib/modules/$name" "$root/modules.list" && continue
+			case "$ko" in
+			*.xz) xz -dc "$ko" >"$root/lib/modules/$name" ;;
+			*) cp "$ko" "$root/lib/modules/" ;;
+			esac
+			echo "/lib/modules/$name" >>"$root/modules.list"
+		done
+	done
+}

@@ -85,20 +85,7 @@ mkdir -p "$l2"/{bin,lib/modules}
 cp /bin/busybox "$l2/bin/busybox"
 install -m 0755 "$L2_DIR/init" "$l2/init"
 install -m 0755 "$out/obj/l2work" "$l2/l2work"
-[ -f "$d/lib/modules/$abi-amd64/modules.dep" ] || depmod -b "$d" "$abi-amd64"
-: >"$l2/modules.list"
-for m in virtio_pci virtio_balloon; do
-	modprobe -d "$d" -S "$abi-amd64" --show-depends "$m" 2>/dev/null |
-		awk '$1 == "insmod" { print $2 }' | while read -r ko; do
-		name=$(basename "$ko" .xz)
-		grep -qx "/lib/modules/$name" "$l2/modules.list" && continue
-		case "$ko" in
-		*.xz) xz -dc "$ko" >"$l2/lib/modules/$name" ;;
-		*) cp "$ko" "$l2/lib/modules/" ;;
-		esac
-		echo "/lib/modules/$name" >>"$l2/modules.list"
-	done
-done
+copy_modules "$l2" "$d" "$abi" virtio_pci virtio_balloon
 grep -q '/virtio_balloon\.ko$' "$l2/modules.list" || die "no virtio_balloon module in $d"
 mkdir -p "$root/l2"
 cp "$d/boot/vmlinuz-$abi-amd64" "$root/l2/vmlinuz"

@@ -34,24 +34,11 @@ distro)
 	abi=$(series_abi "$series")
 	d=$(distro_dir "$abi")
 	image=$d/boot/vmlinuz-$abi-amd64
-	[ -f "$d/lib/modules/$abi-amd64/modules.dep" ] || depmod -b "$d" "$abi-amd64"
 	# KVM and what memvirt may need, loaded in dependency order by /plan;
-	# 6.12's modules are xz-compressed, which busybox insmod cannot read.
-	: >"$root/modules.list"
 	# virtio_pci, virtio_blk and ext4 (jbd2, mbcache, crc16, crc32c) for the
 	# swap disk; 6.12 has virtio_pci built in ("builtin", not listed).
-	for m in kvm-amd zsmalloc lz4_compress lz4_decompress virtio_pci virtio_blk ext4; do
-		modprobe -d "$d" -S "$abi-amd64" --show-depends "$m" 2>/dev/null |
-			awk '$1 == "insmod" { print $2 }' | while read -r ko; do
-			name=$(basename "$ko" .xz)
-			grep -qx "/lib/modules/$name" "$root/modules.list" && continue
-			case "$ko" in
-			*.xz) xz -dc "$ko" >"$root/lib/modules/$name" ;;
-			*) cp "$ko" "$root/lib/modules/" ;;
-			esac
-			echo "/lib/modules/$name" >>"$root/modules.list"
-		done
-	done
+	copy_modules "$root" "$d" "$abi" kvm-amd zsmalloc lz4_compress lz4_decompress \
+		virtio_pci virtio_blk ext4
 	grep -q kvm-amd "$root/modules.list" || die "no kvm-amd module in $d"
 	for m in virtio_blk ext4; do
 		grep -q "/$m\.ko\$" "$root/modules.list" || die "no $m module in $d (the swap disk needs it)"

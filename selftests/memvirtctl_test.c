@@ -743,6 +743,9 @@ TEST_F(ctl, usage_and_unknown_vm)
 	EXPECT_EQ(2, CTL(&p, "top", "-x"));
 	EXPECT_EQ(2, CTL(&p, "top", "-s", "bogus"));
 	EXPECT_EQ(2, CTL(&p, "top", "-d", "abc"));
+	EXPECT_EQ(2, CTL(&p, "top", "-nx"));
+	EXPECT_EQ(0, strncmp(p.err, "memvirtctl: -n takes a count, not 'x'\nusage:", 44))
+		TH_LOG("%s", p.err);
 	EXPECT_EQ(2, CTL(&p, "stats", "--bogus"));
 	EXPECT_EQ(2, CTL(&p, "reclaim", "1", "--mode", "bogus", "--range", "all"));
 	EXPECT_EQ(2, CTL(&p, "reclaim", "1", "--mode", "zero"));
@@ -1013,6 +1016,9 @@ TEST_F(ctl, top_batch_csv)
 	ASSERT_NE(NULL, strstr(p.out, "/ctl1"));
 	EXPECT_LT(strstr(p.out, "/ctl0"), strstr(p.out, "/ctl1"));
 	EXPECT_EQ(0, CTL(&p, "top", "-n", "1", "-s", "size"));
+	EXPECT_GT(strstr(p.out, "/ctl0"), strstr(p.out, "/ctl1"));
+	/* values attached to their options, as top(1) takes them */
+	EXPECT_EQ(0, CTL(&p, "top", "-n1", "-ssize", "-d0.1")) TH_LOG("%s", p.err);
 	EXPECT_GT(strstr(p.out, "/ctl0"), strstr(p.out, "/ctl1"));
 	EXPECT_EQ(0, CTL(&p, "top", "-n", "1", "-s", "size", "-r"));
 	EXPECT_LT(strstr(p.out, "/ctl0"), strstr(p.out, "/ctl1"));

@@ -343,23 +343,28 @@ int cmd_top(int argc, char **argv)
 			batch = true;
 		} else if (!strcmp(a, "-r")) {
 			ord.reverse = true;
-		} else if (!strcmp(a, "-d") || !strcmp(a, "-n") || !strcmp(a, "-s")) {
-			if (i + 1 >= argc)
-				return mvc_usage_err("top", "%s needs a value", a);
-			i++;
+		} else if (a[0] == '-' && a[1] && strchr("dns", a[1])) {
+			/* The value follows, or is attached: -n 1 or -n1. */
+			const char *val = a + 2;
+
+			if (!*val) {
+				if (i + 1 >= argc)
+					return mvc_usage_err("top", "%s needs a value", a);
+				val = argv[++i];
+			}
 			if (a[1] == 'd') {
-				if (mvc_parse_secs(argv[i], &delay))
+				if (mvc_parse_secs(val, &delay))
 					return mvc_usage_err("top", "-d takes seconds, not '%s'",
-							     argv[i]);
+							     val);
 			} else if (a[1] == 'n') {
-				if (!mvc_is_u64(argv[i]) || strlen(argv[i]) > 12)
+				if (!mvc_is_u64(val) || strlen(val) > 12)
 					return mvc_usage_err("top", "-n takes a count, not '%s'",
-							     argv[i]);
-				iters = strtoll(argv[i], NULL, 10);
+							     val);
+				iters = strtoll(val, NULL, 10);
 			} else {
-				ret = col_by_name(argv[i]);
+				ret = col_by_name(val);
 				if (ret < 0)
-					return mvc_usage_err("top", "no column '%s'", argv[i]);
+					return mvc_usage_err("top", "no column '%s'", val);
 				ord.sort = ret;
 				ord.sort_given = true;
 			}

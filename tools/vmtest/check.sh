@@ -286,6 +286,9 @@ kselftest ksft_crash 30
 kselftest ksft_exit 30
 kselftest ksft_plan 30
 kselftest ksft_sleep 5
+step -t 5 orphan-at-deadline "sleep 601 & sleep 100"
+step -t 5 orphan-at-end "sleep 602 & true"
+step -t 10 orphans-gone "! ps | grep \"slee[p] 60[12]\""
 step -t 30 canary-warn "insmod /memvirt/vmtest_canary_warn.ko"'
 
 	# Host side: the console scan, the manifest and the skip allowlist.
@@ -323,6 +326,9 @@ step -t 30 canary-warn "insmod /memvirt/vmtest_canary_warn.ko"'
 		"kselftest exiting non-zero with no failing test fails"
 	expect debug '^FAIL canary:kselftest:ksft_plan \(plan 1..3 but 2 results' "TAP plan mismatch fails"
 	expect debug '^FAIL canary:kselftest:ksft_sleep \(timed out' "kselftest over its timeout fails"
+	expect debug '^FAIL canary:step:orphan-at-deadline \(exit 137' "step over its timeout fails"
+	expect debug '^PASS canary:step:orphans-gone$' \
+		"what a step started dies with it, at its deadline or its end"
 	if grep -q '^FAIL canary:kernel-log (splat)' "$OUT/canary-debug/final.txt" &&
 	   grep -q 'vmtest canary: deliberate warning' "$OUT/canary-debug/console.log"; then
 		record PASS "harness:kernel WARN is caught"

@@ -39,13 +39,23 @@ announce() {
 }
 
 # section KIND:NAME TIMEOUT CMD...: run CMD with a timeout, output to ttyS1.
+# CMD runs in a session of its own, and at its deadline or its end the
+# whole session is killed: what it started goes with it. (A stock QEMU
+# test killed at its deadline left its L2 guest running, holding its VM,
+# and the next program found that VM under its own guest's name.)
 section() {
 	_id=$1 _t=$2
 	shift 2
 	say "@@TEST-BEGIN $_id timeout=$_t"
 	_t0=$(date +%s)
-	timeout -s KILL "$_t" "$@" >"$R" 2>&1 </dev/null
+	setsid "$@" >"$R" 2>&1 </dev/null &
+	_pid=$!
+	setsid sh -c "sleep $_t; kill -KILL -$_pid" >/dev/null 2>&1 &
+	_dog=$!
+	wait $_pid
 	_rc=$?
+	kill -KILL -$_dog 2>/dev/null
+	kill -KILL -$_pid 2>/dev/null
 	say "@@TEST-END $_id rc=$_rc seconds=$(($(date +%s) - _t0))"
 	return $_rc
 }

@@ -162,8 +162,11 @@ booted() { l2_line "$1" 'l2: work ready' >/dev/null; }
 # alive GUEST: whether its QEMU still runs.
 alive() { eval "kill -0 \$PID_$1 2>/dev/null"; }
 # died GUEST: whether the guest died: its QEMU ended (a panic reboots the
-# guest, and -no-reboot ends QEMU), or its kernel panicked.
-died() { ! alive "$1" || l2_line "$1" 'Kernel panic' >/dev/null; }
+# guest, and -no-reboot ends QEMU), its kernel panicked, or it hangs (it
+# left a command unanswered: cmd).
+died() {
+	! alive "$1" || [ -e "$W/$1.hung" ] || l2_line "$1" 'Kernel panic' >/dev/null
+}
 
 # kill_guest GUEST: stop its QEMU at once.
 kill_guest() {
@@ -172,6 +175,7 @@ kill_guest() {
 	kill -9 "$_pid" 2>/dev/null
 	wait "$_pid" 2>/dev/null
 	eval "PID_$1="
+	rm -f "$W/$1.hung"
 }
 
 # boot_wait GUEST T0: wait for the guest started at T0 to reach its
@@ -209,14 +213,21 @@ boot_wait() {
 }
 
 # cmd GUEST COMMAND [TIMEOUT]: send a command to the guest's workload and
-# wait for its answer, in REPLY; 0 if it says ok.
+# wait for its answer, in REPLY; 0 if it says ok. TIMEOUT (default 120 s)
+# is cut to what the program's deadline leaves. A live guest that does
+# not answer in time hangs (the spin with interrupts off that also ends
+# some boots): it counts as dead from then on, and scenario boots it again.
 cmd() {
 	SEQ=$((SEQ + 1))
+	_to=${3:-120}
+	[ $((DEADLINE - $(elapsed))) -lt $_to ] && _to=$((DEADLINE - $(elapsed)))
+	[ $_to -lt 1 ] && _to=1
 	eval "_fd=\$FD_$1"
 	echo "$SEQ $2" >&"$_fd"
-	if ! wait_for "${3:-120}" "l2_line $1 'l2: $SEQ ' >/dev/null || died $1"; then
-		REPLY="(no answer within ${3:-120}s)"
+	if ! wait_for $_to "l2_line $1 'l2: $SEQ ' >/dev/null || died $1"; then
+		REPLY="(no answer within ${_to}s: the guest hangs)"
 		diag "$1: '$2': $REPLY"
+		: >"$W/$1.hung"
 		return 1
 	fi
 	if ! l2_line "$1" "l2: $SEQ " >/dev/null; then

@@ -724,6 +724,7 @@ TEST_F(ctl, usage_and_unknown_vm)
 	static const char *const cmds[] = {
 		"top", "stats", "get", "set", "vm", "reclaim", "balloon-agent",
 	};
+	struct memvirt_stats st;
 	char want[64];
 	unsigned int i;
 	struct proc p;
@@ -768,6 +769,23 @@ TEST_F(ctl, usage_and_unknown_vm)
 	EXPECT_EQ(0, CTL(&p, "stats", "/ctl0"));
 	EXPECT_EQ(0, CTL(&p, "stats", "ctl0"));
 	EXPECT_NE(NULL, strstr(p.out, "/ctl0")) TH_LOG("%s", p.out);
+
+	/* a second /ctl0, in the unlinked one's place: the name is ambiguous */
+	snprintf(self->path[1], sizeof(self->path[1]), "%.100s/ctl0", self->m.mnt);
+	self->fd[1] = mv_create(self->path[1], 256 * MV_PAGE);
+	ASSERT_LE(0, self->fd[1]) TH_LOG("create %s: %s", self->path[1], strerror(-self->fd[1]));
+	mv_stats_get(_metadata, self->fd[1], &st);
+	EXPECT_EQ(1, CTL(&p, "stats", "ctl0"));
+	snprintf(want, sizeof(want), "(ids %llu and %llu)",
+		 (unsigned long long)self->id[0], (unsigned long long)st.vm_id);
+	EXPECT_EQ(0, strncmp(p.err, "memvirtctl: more than one VM is named '/ctl0' ", 46))
+		TH_LOG("%s", p.err);
+	EXPECT_NE(NULL, strstr(p.err, want)) TH_LOG("%s", p.err);
+	EXPECT_NE(NULL, strstr(p.err, "(ENOTUNIQ): give its id or the path of its file\n"))
+		TH_LOG("%s", p.err);
+	EXPECT_STREQ("", p.out);
+	/* by its path it is found */
+	EXPECT_EQ(0, CTL(&p, "vm", self->path[1])) TH_LOG("%s", p.err);
 }
 
 /* ------------------------------------------------------------------ */

@@ -272,12 +272,23 @@ int mvc_resolve_vm(const char *arg, struct mvc_vm *vm)
 		if (mvc_vm_read(ids[i], "name", name, sizeof(name)) ||
 		    (strcmp(name, arg) && (name[0] != '/' || strcmp(name + 1, arg))))
 			continue;
+		/*
+		 * A name is a path inside its mount: two mounts, or a file
+		 * unlinked while still open, can make two VMs of one name.
+		 */
+		if (vm->id) {
+			mvc_err(ENOTUNIQ, "give its id or the path of its file",
+				"more than one VM is named '%s' (ids %llu and %llu)",
+				vm->name, vm->id, ids[i]);
+			free(ids);
+			return -ENOTUNIQ;
+		}
 		vm->id = ids[i];
 		strcpy(vm->name, name);
-		free(ids);
-		return 0;
 	}
 	free(ids);
+	if (vm->id)
+		return 0;
 	errno = 0;
 	if (!stat(arg, &st) && S_ISREG(st.st_mode)) {
 		int fd = open(arg, O_RDONLY | O_CLOEXEC);

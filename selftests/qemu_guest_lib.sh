@@ -107,12 +107,20 @@ dump_logs() {
 now() { cut -d. -f1 /proc/uptime; }
 elapsed() { echo $(($(now) - T0)); }
 
-# vmid NAME: the sysfs id of the memvirtfs file /NAME.
+# vmid NAME: the sysfs id of the memvirtfs file /NAME; fails if no VM or
+# more than one has that name (a name is a path inside its mount: a VM
+# left by an earlier program can have it too).
 vmid() {
+	_found=""
 	for d in "$SYS"/vms/*; do
-		[ "$(cat "$d/name" 2>/dev/null)" = "/$1" ] && { basename "$d"; return 0; }
+		[ "$(cat "$d/name" 2>/dev/null)" = "/$1" ] || continue
+		if [ -n "$_found" ]; then
+			echo "# two VMs are named /$1: $_found and $(basename "$d")" >&2
+			return 1
+		fi
+		_found=$(basename "$d")
 	done
-	return 1
+	[ -n "$_found" ] && echo "$_found"
 }
 # rd GUEST FILE: a per-VM sysfs value.
 rd() { eval "cat $SYS/vms/\$ID_$1/$2"; }
@@ -375,7 +383,7 @@ qgt_begin() {
 	fd=5
 	for v in $GUESTS; do
 		truncate -s ${MB}M $MNT/$v || give_up "cannot size $MNT/$v"
-		id=$(vmid $v) || give_up "no sysfs directory for /$v"
+		id=$(vmid $v) || give_up "no sysfs directory, or more than one, for /$v"
 		eval "ID_$v=$id FD_$v=$fd"
 		if [ -n "${DOMAIN:-}" ]; then
 			echo "$DOMAIN" >$SYS/vms/$id/sharing_domain ||

@@ -1615,10 +1615,10 @@ TEST_F_TIMEOUT(dd, scanner_boosts_only_when_short_and_productive, 120)
 	}
 	/*
 	 * Reservations as large as the VMs: in the soft state the policy
-	 * takes the cold pages of a VM that does not balloon, and the
-	 * shrinker's debt takes them whenever the host reclaims (both seen
-	 * on the debug kernels): compressing a's shared pages would offset
-	 * the merges counted below.
+	 * takes the cold pages of a VM that does not balloon (seen once on
+	 * debug-6.12), and the shrinker's debt could take them whenever the
+	 * host reclaims: compressing a's shared pages would offset the
+	 * merges counted below.
 	 */
 	ASSERT_EQ(0, mv_set_policy(self->a.fd, MEMVIRT_POLICY_RESERVATION, 0,
 				   NPAGES * MV_PAGE, 0));

@@ -22,18 +22,8 @@ for s in $SERIES_ALL; do
 done
 
 deps() {
-	local p missing=""
-	for p in $PACKAGES; do
-		dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||
-			missing="$missing $p"
-	done
-	[ -n "$missing" ] || return 0
-	log "installing:$missing"
-	export DEBIAN_FRONTEND=noninteractive
-	apt-get update -q >&2 || die "apt-get update failed"
 	# shellcheck disable=SC2086
-	apt-get install -y -q --no-install-recommends $missing >&2 ||
-		die "apt-get install failed:$missing"
+	install_packages $PACKAGES
 }
 
 # kbuild DIR KERNEL: build the external module in DIR; fail on any warning.

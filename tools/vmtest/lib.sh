@@ -133,6 +133,23 @@ copy_with_libs() {
 	done
 }
 
+# install_packages PKG...: apt-get install the Debian packages that are not
+# installed yet (one update, one install).
+install_packages() {
+	local p missing=""
+	for p in "$@"; do
+		dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||
+			missing="$missing $p"
+	done
+	[ -n "$missing" ] || return 0
+	log "installing:$missing"
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -q >&2 || die "apt-get update failed"
+	# shellcheck disable=SC2086
+	apt-get install -y -q --no-install-recommends $missing >&2 ||
+		die "apt-get install failed:$missing"
+}
+
 # copy_modules ROOT DISTRO_DIR ABI MODULE...: the modules of Debian's kernel
 # extracted in DISTRO_DIR (release ABI-amd64) that MODULE... need, with
 # their dependencies, into ROOT/lib/modules, listed in load order in

@@ -27,14 +27,8 @@ pkg_versions() {
 	done
 }
 
-# Missing packages are installed as build.sh deps does.
-for p in $PAYLOAD_PACKAGES; do
-	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" && continue
-	log "installing $p (the stock QEMU guests need it)"
-	export DEBIAN_FRONTEND=noninteractive
-	{ apt-get update -q && apt-get install -y -q --no-install-recommends "$p"; } >&2 ||
-		die "apt-get install $p failed"
-done
+# shellcheck disable=SC2086
+install_packages $PAYLOAD_PACKAGES
 
 abi=$(series_abi "$L2_SERIES")
 d=$(distro_dir "$abi")
@@ -45,8 +39,8 @@ d=$(distro_dir "$abi")
 key=$( { pkg_versions; echo "$abi"; gcc --version | head -n1;
 	 cat "$0" "$L2_DIR"/*; } | sha256sum | cut -c1-16)
 out=$MEMVIRT_TOP/build/qemu-payload/$key
-# make check boots the two distro kernels' VMs at once: one builds, the
-# other waits for it and uses its payload.
+# Two VMs being prepared at once (make selftest beside make check): one
+# builds, the other waits for it and uses its payload.
 mkdir -p "$MEMVIRT_TOP/build/qemu-payload"
 exec 9>"$MEMVIRT_TOP/build/qemu-payload/.lock"
 flock 9

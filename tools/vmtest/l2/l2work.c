@@ -193,17 +193,14 @@ static void cmd_meminfo(const char *seq)
 
 int main(void)
 {
-	char line[256], seq[32], cmd[32], arg2[32];
+	char line[256], seq[32], cmd[32];
 	unsigned long long a1;
-	int n;
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	printf("l2: work ready\n");
 	while (fgets(line, sizeof(line), stdin)) {
-		arg2[0] = 0;
 		a1 = 0;
-		n = sscanf(line, "%31s %31s %llu %31s", seq, cmd, &a1, arg2);
-		if (n < 2)
+		if (sscanf(line, "%31s %31s %llu", seq, cmd, &a1) < 2)
 			continue;
 		if (!strcmp(cmd, "fill")) {
 			char k[32] = "rand";

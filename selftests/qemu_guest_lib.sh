@@ -326,17 +326,15 @@ balloon_actual() {
 
 # Everything the program changed, put back whatever happens.
 qgt_cleanup() {
-	[ -n "${AGENT_PID:-}" ] && kill "$AGENT_PID" 2>/dev/null
+	agent_stop
 	for v in $GUESTS; do
 		kill_guest "$v"
 	done
 	exec 5>&- 6>&- 2>/dev/null
 	[ -n "${DRAIN_PIDS:-}" ] && kill $DRAIN_PIDS 2>/dev/null
-	[ -n "${BUDGET0:-}" ] && echo "$BUDGET0" >$SYS/budget_mb
-	[ -n "${PCT0:-}" ] && set_pct $PCT0
-	[ -n "${BTO0:-}" ] && echo "$BTO0" >$SYS/policy/balloon_timeout_ms
 	if [ -n "${DEDUP0:-}" ]; then
-		echo 0 >$SYS/dedup/run
+		# qgt_begin saved them all, DEDUP0 last
+		knobs_back
 		set -- $DEDUP0
 		echo "$2" >$SYS/dedup/pages_to_scan
 		echo "$3" >$SYS/dedup/sleep_millisecs

@@ -26,15 +26,29 @@ struct glob {
 	u64 v[G_NR];
 };
 
+/*
+ * The counters are read one at a time, while the scanner may run: the
+ * scanner's progress (full_scans, pages_scanned) first, what it did after.
+ * A test that waits for N full scans then sees every merge of those scans;
+ * in the other order a slow read (a debug kernel takes milliseconds per
+ * sysfs read, and the scanner finishes rounds meanwhile) could pair an old
+ * dedup/shared with a new full_scans.
+ */
+static const unsigned int glob_order[G_NR] = {
+	G_FULL, G_SCANNED, G_SHARED, G_SHARING, G_SAVED, G_ZERO, G_COW, G_HINT,
+	G_FALSE, G_PINNED, G_BOOSTED,
+};
+
 static void glob_read(struct __test_metadata *_metadata, struct glob *g)
 {
+	unsigned int i, f;
 	char attr[64];
-	unsigned int i;
 	int ret;
 
 	for (i = 0; i < G_NR; i++) {
-		snprintf(attr, sizeof(attr), DEDUP "/%s", g_names[i]);
-		ret = mv_global_u64(attr, &g->v[i]);
+		f = glob_order[i];
+		snprintf(attr, sizeof(attr), DEDUP "/%s", g_names[f]);
+		ret = mv_global_u64(attr, &g->v[f]);
 		ASSERT_EQ(0, ret) TH_LOG("read %s/%s: %s", MV_SYSFS, attr,
 					 strerror(-ret));
 	}

@@ -250,6 +250,14 @@ cmd() {
 }
 sumof() { echo "$REPLY" | sed -n 's/.*sum=\([0-9a-f]*\).*/\1/p'; }
 
+# guest_free_mb GUEST: FREE_MB, the guest's free memory in MiB (0 if it
+# did not answer).
+guest_free_mb() {
+	cmd "$1" meminfo
+	_kb=$(echo "$REPLY" | sed -n 's/.*free_kb=\([0-9]*\).*/\1/p')
+	FREE_MB=$((${_kb:-0} / 1024))
+}
+
 # verify GUEST SUM: the guest checks all its data; its checksum must be SUM.
 verify() {
 	if ! cmd "$1" verify 180; then

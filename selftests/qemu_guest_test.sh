@@ -36,9 +36,8 @@ balloon_scenario() {
 	# balloon takes then holds memory. (Punching gfns the guest never touched
 	# frees nothing: the VM's charge stays, and its balloon target, ballooned
 	# plus the charge above its target, grows with every such gfn.)
-	cmd vm0 meminfo
-	FREE=$(echo "$REPLY" | sed -n 's/.*free_kb=\([0-9]*\).*/\1/p')
-	cmd vm0 "scratch $((${FREE:-0} / 1024 - 16))" || bad "vm0: scratch: $REPLY"
+	guest_free_mb vm0
+	cmd vm0 "scratch $((FREE_MB - 16))" || bad "vm0: scratch: $REPLY"
 	cmd vm0 unscratch
 	show vm0
 	# Wide state bands (soft from 30 % free down to 10 %) and a budget with
@@ -83,12 +82,11 @@ balloon_scenario() {
 	wait_for 30 '[ "$(balloon_actual vm0)" = $(((PAGES - BT2) * 4096)) ]' ||
 		bad "vm0's balloon did not deflate to $(((PAGES - BT2) * 4096)): actual $(balloon_actual vm0)"
 	D0=$(rd vm0 deflated)
-	cmd vm0 meminfo
-	FREE=$(echo "$REPLY" | sed -n 's/.*free_kb=\([0-9]*\).*/\1/p')
 	# The guest writes nearly all its free memory, the pages the balloon gave
 	# back included: they count as deflated, its charge grows, and the policy
 	# deflates the next step.
-	cmd vm0 "scratch $((${FREE:-0} / 1024 - 8))" || bad "vm0: scratch: $REPLY"
+	guest_free_mb vm0
+	cmd vm0 "scratch $((FREE_MB - 8))" || bad "vm0: scratch: $REPLY"
 	wait_for 20 '[ $(rd vm0 balloon_target) -lt $BT2 ]' || bad "no next deflate step after the guest's writes"
 	show vm0
 	expect "vm0 deflated" $(($(rd vm0 deflated) - D0)) -ge 1024

@@ -717,6 +717,9 @@ TEST_F(ctl, set_refused_explains_errno)
 	/* not loaded */
 	EXPECT_EQ(1, CTL(&p, "--sysfs", "/nonexistent", "get", "budget_mb"));
 	EXPECT_STREQ("memvirtctl: /nonexistent: No such file or directory (ENOENT): memvirt not loaded: insmod memvirt.ko\n", p.err);
+	/* a bad value is a usage error, loaded or not */
+	EXPECT_EQ(2, CTL(&p, "--sysfs", "/nonexistent", "set", "budget_mb", "abc"));
+	EXPECT_STREQ("memvirtctl: set budget_mb abc: Invalid argument (EINVAL): VALUE must be a non-negative decimal integer\n", p.err);
 }
 
 TEST_F(ctl, usage_and_unknown_vm)

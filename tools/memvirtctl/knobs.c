@@ -186,13 +186,18 @@ int cmd_set(int argc, char **argv)
 	if (argv[1][0] == '-')
 		return mvc_usage_err("set", "unknown option '%s'", argv[1]);
 	snprintf(what, sizeof(what), "set %s %s", argv[1], argv[2]);
+	/* Usage first: a bad value is wrong whether or not memvirt is loaded. */
+	if (!knob_name_ok(what, argv[1]))
+		return MVC_USAGE;
+	if (!mvc_is_u64(argv[2])) {
+		mvc_err(EINVAL, "VALUE must be a non-negative decimal integer", "%s", what);
+		return MVC_USAGE;
+	}
 	ret = mvc_check_loaded();
 	if (ret) {
 		mvc_err(-ret, mvc_sysfs_hint(-ret), "%s", what);
 		return MVC_FAIL;
 	}
-	if (!knob_name_ok(what, argv[1]))
-		return MVC_USAGE;
 	snprintf(path, sizeof(path), "%s/%s", mvc_sysfs, argv[1]);
 	if (stat(path, &st) || !S_ISREG(st.st_mode)) {
 		mvc_err(ENOENT, "no such knob: 'memvirtctl get' lists them", "%s", what);
@@ -201,10 +206,6 @@ int cmd_set(int argc, char **argv)
 	if (!(st.st_mode & 0222)) {
 		mvc_err(EACCES, "a read-only counter, not a knob: 'memvirtctl get' lists the knobs",
 			"%s", what);
-		return MVC_USAGE;
-	}
-	if (!mvc_is_u64(argv[2])) {
-		mvc_err(EINVAL, "VALUE must be a non-negative decimal integer", "%s", what);
 		return MVC_USAGE;
 	}
 	if (mvc_read(argv[1], old, sizeof(old)))

@@ -221,13 +221,15 @@ boot_wait() {
 }
 
 # cmd GUEST COMMAND [TIMEOUT]: send a command to the guest's workload and
-# wait for its answer, in REPLY; 0 if it says ok. TIMEOUT (default 120 s)
-# is cut to what the program's deadline leaves. A live guest that does
+# wait for its answer, in REPLY; 0 if it says ok. TIMEOUT (default 60 s:
+# the workload's commands take at most 2 s in a full CI run, and a hang
+# found sooner leaves the deadline room for another boot) is cut to what
+# the program's deadline leaves. A live guest that does
 # not answer in time hangs (the spin with interrupts off that also ends
 # some boots): it counts as dead from then on, and scenario boots it again.
 cmd() {
 	SEQ=$((SEQ + 1))
-	_to=${3:-120}
+	_to=${3:-60}
 	[ $((DEADLINE - $(elapsed))) -lt $_to ] && _to=$((DEADLINE - $(elapsed)))
 	[ $_to -lt 1 ] && _to=1
 	eval "_fd=\$FD_$1"

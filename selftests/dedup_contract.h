@@ -26,6 +26,17 @@ struct glob {
 	u64 v[G_NR];
 };
 
+static void glob_read1(struct __test_metadata *_metadata, struct glob *g,
+		       unsigned int f)
+{
+	char attr[64];
+	int ret;
+
+	snprintf(attr, sizeof(attr), DEDUP "/%s", g_names[f]);
+	ret = mv_global_u64(attr, &g->v[f]);
+	ASSERT_EQ(0, ret) TH_LOG("read %s/%s: %s", MV_SYSFS, attr, strerror(-ret));
+}
+
 /*
  * The counters are read one at a time, while the scanner may run: the
  * scanner's progress (full_scans, pages_scanned) first, what it did after.
@@ -34,24 +45,15 @@ struct glob {
  * sysfs read, and the scanner finishes rounds meanwhile) could pair an old
  * dedup/shared with a new full_scans.
  */
-static const unsigned int glob_order[G_NR] = {
-	G_FULL, G_SCANNED, G_SHARED, G_SHARING, G_SAVED, G_ZERO, G_COW, G_HINT,
-	G_FALSE, G_PINNED, G_BOOSTED,
-};
-
 static void glob_read(struct __test_metadata *_metadata, struct glob *g)
 {
-	unsigned int i, f;
-	char attr[64];
-	int ret;
+	unsigned int f;
 
-	for (i = 0; i < G_NR; i++) {
-		f = glob_order[i];
-		snprintf(attr, sizeof(attr), DEDUP "/%s", g_names[f]);
-		ret = mv_global_u64(attr, &g->v[f]);
-		ASSERT_EQ(0, ret) TH_LOG("read %s/%s: %s", MV_SYSFS, attr,
-					 strerror(-ret));
-	}
+	glob_read1(_metadata, g, G_FULL);
+	glob_read1(_metadata, g, G_SCANNED);
+	for (f = 0; f < G_NR; f++)
+		if (f != G_FULL && f != G_SCANNED)
+			glob_read1(_metadata, g, f);
 }
 
 /* dedup/<counter @f> moved by exactly @want since @base. */

@@ -1553,6 +1553,15 @@ static void merge_explain(struct __test_metadata *_metadata, int fd,
 		       (unsigned long long)base->v[i], (unsigned long long)now->v[i]);
 }
 
+/* dedup/shared grew by exactly @want since @base; if not, say why. */
+static void expect_merged(struct __test_metadata *_metadata, int fd,
+			  const struct glob *base, const struct glob *now, u64 want)
+{
+	EXPECT_GDELTA(*base, *now, G_SHARED, want);
+	if (now->v[G_SHARED] - base->v[G_SHARED] != want)
+		merge_explain(_metadata, fd, base, now);
+}
+
 #define BOOST_FILL	320UL	/* pages of VM b: 62% of a 2 MiB budget */
 
 /*
@@ -1586,9 +1595,7 @@ TEST_F_TIMEOUT(dd, scanner_boosts_only_when_short_and_productive, 120)
 	for (g = 0; g < 8; g++)
 		put(_metadata, self->a.fd, g, 22);
 	scan_twice(_metadata, &now);
-	EXPECT_GDELTA(self->g0, now, G_SHARED, 8);
-	if (now.v[G_SHARED] - self->g0.v[G_SHARED] != 8)
-		merge_explain(_metadata, self->a.fd, &self->g0, &now);
+	expect_merged(_metadata, self->a.fd, &self->g0, &now, 8);
 	ASSERT_EQ(0, mv_read_str(MV_SYSFS "/policy/state", state, sizeof(state)));
 	if (!strcmp(state, "high"))
 		EXPECT_GDELTA(self->g0, now, G_BOOSTED, 0);
@@ -1625,9 +1632,7 @@ TEST_F_TIMEOUT(dd, scanner_boosts_only_when_short_and_productive, 120)
 		put(_metadata, self->a.fd, g, 23);
 	glob_read(_metadata, &g1);
 	scan_twice(_metadata, &now);
-	EXPECT_GDELTA(g1, now, G_SHARED, 8);
-	if (now.v[G_SHARED] - g1.v[G_SHARED] != 8)
-		merge_explain(_metadata, self->a.fd, &g1, &now);
+	expect_merged(_metadata, self->a.fd, &g1, &now, 8);
 	EXPECT_LT(g1.v[G_BOOSTED], now.v[G_BOOSTED])
 		TH_LOG("no boosted batch while the state was short");
 	for (g = 10; g < 18; g++)
